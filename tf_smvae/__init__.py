@@ -4,6 +4,22 @@ Keras 3 with the TensorFlow backend; importing this package sets
 `KERAS_BACKEND=tensorflow` before Keras loads.
 """
 
-from tf_smvae import _backend  # noqa: F401  (must run before keras is imported)
+from tf_smvae import _backend  # noqa: F401, I001  (must run before keras is imported)
+
+from tf_smvae import data
+from tf_smvae import evaluation
+from tf_smvae import export
+from tf_smvae import model
+from tf_smvae import nn
+from tf_smvae.model import VAE
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "VAE",
+    "data",
+    "evaluation",
+    "export",
+    "model",
+    "nn",
+]

@@ -1,1 +1,7 @@
-"""tf_smvae.export."""
+"""SavedModel export."""
+
+from tf_smvae.export.saved_model import export_saved_model
+
+__all__ = [
+    "export_saved_model",
+]

@@ -1,1 +1,27 @@
-"""tf_smvae.model."""
+"""Models: likelihoods, priors and the VAEs built from them."""
+
+from tf_smvae.model.likelihoods import LIKELIHOODS
+from tf_smvae.model.likelihoods import BernoulliLikelihood
+from tf_smvae.model.likelihoods import DiscretizedLogisticLikelihood
+from tf_smvae.model.likelihoods import GaussianLikelihood
+from tf_smvae.model.likelihoods import make_likelihood
+from tf_smvae.model.priors import PRIORS
+from tf_smvae.model.priors import MixtureOfGaussiansPrior
+from tf_smvae.model.priors import StandardNormalPrior
+from tf_smvae.model.priors import VampPrior
+from tf_smvae.model.priors import make_prior
+from tf_smvae.model.vae import VAE
+
+__all__ = [
+    "LIKELIHOODS",
+    "PRIORS",
+    "VAE",
+    "BernoulliLikelihood",
+    "DiscretizedLogisticLikelihood",
+    "GaussianLikelihood",
+    "MixtureOfGaussiansPrior",
+    "StandardNormalPrior",
+    "VampPrior",
+    "make_likelihood",
+    "make_prior",
+]

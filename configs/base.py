@@ -1,0 +1,60 @@
+r"""Every default of tf_smvae; experiment configs override a handful of fields.
+
+    python bin/train.py --config=configs/base.py --workdir=runs/base
+
+The plain VAE of the paper on Fashion-MNIST: MLP 2 x 200 encoder and decoder, latent 10,
+Bernoulli likelihood on statically binarised images, standard normal prior.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def get_config():
+    """Returns the base config."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.dataset = ml_collections.ConfigDict()
+    config.dataset.name = "fashion_mnist"
+    config.dataset.data_dir = config_dict.placeholder(str)
+    config.dataset.binarization = "static"  # static | dynamic | none (bernoulli only)
+    config.dataset.image_size = config_dict.placeholder(int)  # image_folder only
+    config.dataset.num_train_examples = config_dict.placeholder(int)  # None: the whole split
+    config.dataset.num_test_examples = config_dict.placeholder(int)
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = "vae"
+    config.model.latent_dim = 10
+    config.model.network = "mlp"  # mlp | conv
+    config.model.hidden_units = (200, 200)  # mlp only
+    config.model.scale_fn = "softplus"  # encoder scale: softplus | exp
+    config.model.likelihood = "bernoulli"  # bernoulli | discretized_logistic | gaussian
+    config.model.learn_likelihood_scale = False  # discretized_logistic / gaussian
+    config.model.likelihood_variance = 0.1  # initial sigma^2 (discretized_logistic, gaussian)
+    config.model.prior = "standard_normal"  # standard_normal | mog | vamp
+    config.model.prior_num_components = 10  # mog / vamp
+    config.model.analytic_kl = True  # closed-form KL where the prior allows it
+
+    config.kernel = ml_collections.ConfigDict()
+    config.kernel.name = "none"  # none (later: mala | hmc)
+
+    config.train = ml_collections.ConfigDict()
+    config.train.epochs = 20
+    config.train.batch_size = 100
+    config.train.learning_rate = 1e-3
+    config.train.steps_per_epoch = config_dict.placeholder(int)  # None: one pass over the data
+    config.train.jit_compile = True
+    config.train.checkpoint_every_steps = 500  # also at every epoch end; 0: epoch ends only
+    config.train.keep_checkpoints = 2
+    config.train.num_sample_images = 64  # prior samples in the per-epoch PNG grid
+    config.train.verbose = 1  # Keras progress bar: 0 silent, 1 bar, 2 one line per epoch
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.num_samples = 1000  # importance samples per example
+    config.eval.tau = 1.5  # variance inflation of the proposal
+    config.eval.chunk_size = config_dict.placeholder(int)  # None: chosen from memory
+    config.eval.batch_size = 100
+    config.eval.num_examples = config_dict.placeholder(int)  # None: the whole test split
+    config.eval.seed = 0
+    return config

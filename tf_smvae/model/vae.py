@@ -1,0 +1,333 @@
+"""The variational autoencoder trained by the evidence lower bound.
+
+`VAE` is the base every other model of the library extends: it owns the encoder
+q(z|x) = N(mu(x), diag sigma(x)^2), the decoder, the likelihood p(x|z) and the prior
+p(z), the ELBO train and test steps, and the pieces the importance-sampling
+evaluation and the MCMC-coupled models reuse (`log_joint`, `importance_proposal`).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_smvae import nn
+from tf_smvae.model import likelihoods
+from tf_smvae.model import priors
+from tf_smvae.util import seeds
+
+tfd = tfp.distributions
+
+__all__ = ["VAE"]
+
+_METRIC_NAMES = ("loss", "elbo", "reconstruction", "kl")
+
+
+def _serialize(component):
+    """Config entry for a component given by registry name or as a Keras object."""
+    if isinstance(component, str):
+        return component
+    return keras.saving.serialize_keras_object(component)
+
+
+def _deserialize(component):
+    if isinstance(component, dict):
+        return keras.saving.deserialize_keras_object(component)
+    return component
+
+
+def _images(data):
+    """The images of a batch that may also carry labels or sample weights."""
+    if isinstance(data, (tuple, list)):
+        return data[0]
+    return data
+
+
+@keras.saving.register_keras_serializable(package="tf_smvae")
+class VAE(keras.Model):
+    """Variational autoencoder with pluggable networks, likelihood and prior.
+
+    The ELBO for one example is
+    `E_q[log p(x|z)] - KL(q(z|x) || p(z))`, with the KL in closed form when the
+    prior is standard normal (and `analytic_kl`), else the one-sample estimate
+    `log q(z|x) - log p(z)` at the reparameterised draw `z = mu + sigma * eps`.
+
+    #### Examples
+
+    ```python
+    model = tf_smvae.VAE(image_shape=(28, 28, 1), latent_dim=10)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    model.fit(tf_smvae.data.load("fashion_mnist", "train"), epochs=10)
+    images = model.sample(64, seed=1)
+    ```
+
+    #### References
+
+    [1] Kingma, D. P. and Welling, M. Auto-encoding variational Bayes. ICLR 2014.
+    [2] Rezende, D. J., Mohamed, S. and Wierstra, D. Stochastic backpropagation and
+        approximate inference in deep generative models. ICML 2014.
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        latent_dim,
+        network="mlp",
+        likelihood="bernoulli",
+        prior="standard_normal",
+        network_kwargs=None,
+        likelihood_kwargs=None,
+        prior_kwargs=None,
+        encoder=None,
+        decoder=None,
+        analytic_kl=True,
+        seed=0,
+        **kwargs,
+    ):
+        """Builds the model and all its weights.
+
+        Args:
+          image_shape: (height, width, channels) of one example.
+          latent_dim: dimension d of z.
+          network: registered network name ("mlp", "conv") for encoder and decoder.
+          likelihood: registered likelihood name or a likelihood layer.
+          prior: registered prior name or a prior layer.
+          network_kwargs: extra constructor arguments of the encoder and decoder.
+          likelihood_kwargs: extra constructor arguments of a named likelihood.
+          prior_kwargs: extra constructor arguments of a named prior.
+          encoder: optional encoder layer replacing the named network's encoder;
+            `encoder(x)` must return `(loc, scale)`, each [B, d].
+          decoder: optional decoder layer replacing the named network's decoder;
+            `decoder(z)` must return likelihood parameters [N, *image_shape, P].
+          analytic_kl: use the closed-form KL when the prior has one.
+          seed: Python int; the base of the model's stateless random stream.
+          **kwargs: passed to `keras.Model`.
+        """
+        super().__init__(**kwargs)
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.latent_dim = int(latent_dim)
+        self._network = network
+        self._network_kwargs = dict(network_kwargs or {})
+        self._likelihood_kwargs = dict(likelihood_kwargs or {})
+        self._prior_kwargs = dict(prior_kwargs or {})
+        self.analytic_kl = bool(analytic_kl)
+        self.seed = int(seed)
+        self.likelihood = self._make_likelihood(_deserialize(likelihood))
+        self.prior = self._make_prior(_deserialize(prior))
+        self.encoder = _deserialize(encoder) or nn.make_encoder(
+            network, self.image_shape, self.latent_dim, **self._network_kwargs
+        )
+        self.decoder = _deserialize(decoder) or nn.make_decoder(
+            network,
+            self.image_shape,
+            self.latent_dim,
+            self.likelihood.num_params,
+            **self._network_kwargs,
+        )
+        self._custom = {"encoder": encoder is not None, "decoder": decoder is not None}
+        self._seed_state = self.add_weight(
+            shape=(2,),
+            dtype="int32",
+            initializer=keras.initializers.Constant(np.array([self.seed, 0], np.int32)),
+            trainable=False,
+            name="seed_state",
+        )
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self._metric_names()}
+        self._build_weights()
+
+    # -- construction ------------------------------------------------------------------
+
+    def _make_likelihood(self, likelihood):
+        if isinstance(likelihood, str):
+            return likelihoods.make_likelihood(
+                likelihood, self.image_shape, **self._likelihood_kwargs
+            )
+        return likelihood
+
+    def _make_prior(self, prior):
+        if isinstance(prior, str):
+            return priors.make_prior(prior, self.latent_dim, self.image_shape, **self._prior_kwargs)
+        return prior
+
+    def _build_weights(self):
+        """Runs every sub-layer once so that all weights exist before training or loading."""
+        x = tf.zeros((1,) + self.image_shape)
+        loc, _ = self.encoder(x)
+        self.likelihood.log_prob(self.decoder(loc), x)
+        self.prior_distribution().log_prob(loc)
+        self.built = True
+
+    def _metric_names(self):
+        return _METRIC_NAMES
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_shape=self.image_shape,
+            latent_dim=self.latent_dim,
+            network=self._network,
+            likelihood=_serialize(self.likelihood),
+            prior=_serialize(self.prior),
+            network_kwargs=self._network_kwargs,
+            analytic_kl=self.analytic_kl,
+            seed=self.seed,
+        )
+        for name, custom in self._custom.items():
+            if custom:
+                config[name] = _serialize(getattr(self, name))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # -- randomness --------------------------------------------------------------------
+
+    def next_seed(self, salt):
+        """Returns a fresh int32[2] seed and advances the model's seed counter.
+
+        The counter is a model variable, so it is checkpointed and a resumed run
+        continues the same random stream.
+
+        Args:
+          salt: string naming the consumer.
+
+        Returns:
+          int32 tensor of shape [2].
+        """
+        state = self._seed_state.value
+        self._seed_state.assign(state + tf.constant([0, 1], tf.int32))
+        return seeds.split_seed(state, n=1, salt=salt)[0]
+
+    # -- the model's distributions -----------------------------------------------------
+
+    def encode(self, x):
+        """Returns the encoder's `(loc, scale)`, each [B, d]."""
+        return self.encoder(tf.convert_to_tensor(x, self.compute_dtype))
+
+    def posterior(self, x):
+        """The amortised posterior q(z|x) as a tfd distribution, batch [B], event [d]."""
+        loc, scale = self.encode(x)
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+
+    def prior_distribution(self):
+        """The prior p(z) as a tfd distribution with event shape [d]."""
+        return self.prior.distribution(encoder=self.encoder)
+
+    def decoder_params(self, z):
+        """Likelihood parameters for latents z of shape [..., d] -> [..., *image_shape, P]."""
+        z = tf.convert_to_tensor(z, self.compute_dtype)
+        batch_shape = tf.shape(z)[:-1]
+        params = self.decoder(tf.reshape(z, [-1, self.latent_dim]))
+        return tf.reshape(params, tf.concat([batch_shape, tf.shape(params)[1:]], axis=0))
+
+    def log_likelihood_given_latent(self, x, z):
+        """log p(x|z) for z [..., B, d] and x [B, *image_shape] -> [..., B]."""
+        return self.likelihood.log_prob(self.decoder_params(z), x)
+
+    def log_joint(self, x, z):
+        """log p(x|z) + log p(z), the MCMC target for z [..., B, d] -> [..., B]."""
+        return self.log_likelihood_given_latent(x, z) + self.prior_distribution().log_prob(z)
+
+    def importance_proposal(self, x, tau, seed=None):
+        """The importance-sampling proposal r(z|x) used by `evaluation.log_likelihood`.
+
+        For the plain VAE, r = N(mu(x), tau * diag(sigma(x)^2)).
+
+        Args:
+          x: images [B, *image_shape].
+          tau: variance inflation factor (> 0).
+          seed: unused here; models whose proposal is random (MCMC) use it.
+
+        Returns:
+          A tfd distribution with batch shape [B] and event shape [d].
+        """
+        del seed
+        loc, scale = self.encode(x)
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale * tf.sqrt(tau))
+
+    # -- public conveniences ------------------------------------------------------------
+
+    def decode(self, z):
+        """The likelihood's mean image for latents z [N, d] -> [N, *image_shape]."""
+        return self.likelihood.mean(self.decoder_params(z))
+
+    def reconstruct(self, x):
+        """Decodes the posterior mean of each image: [B, *image_shape]."""
+        loc, _ = self.encode(x)
+        return self.decode(loc)
+
+    def sample(self, num, seed):
+        """Mean images decoded from `num` prior draws.
+
+        Args:
+          num: number of images (int or scalar int tensor).
+          seed: int or int32[2] seed.
+
+        Returns:
+          float tensor [num, *image_shape] in data space.
+        """
+        z = self.prior_distribution().sample(num, seed=seeds.as_seed(seed))
+        return self.decode(z)
+
+    def call(self, x, training=False):
+        return self.reconstruct(x)
+
+    # -- training ------------------------------------------------------------------------
+
+    def elbo_terms(self, x, seed):
+        """Per-example reconstruction and KL terms of the ELBO at one reparameterised draw.
+
+        Args:
+          x: images [B, *image_shape].
+          seed: int32[2] seed of the draw.
+
+        Returns:
+          dict with `z` [B, d], `reconstruction` [B] (log p(x|z)) and `kl` [B].
+        """
+        loc, scale = self.encode(x)
+        noise = tf.random.stateless_normal(tf.shape(loc), seed=seed, dtype=loc.dtype)
+        z = loc + scale * noise
+        reconstruction = self.log_likelihood_given_latent(x, z)
+        if self.analytic_kl and self.prior.has_analytic_kl:
+            kl = self.prior.kl_divergence(loc, scale)
+        else:
+            posterior = tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+            kl = posterior.log_prob(z) - self.prior_distribution().log_prob(z)
+        return {"z": z, "reconstruction": reconstruction, "kl": kl}
+
+    def _elbo_loss(self, x, seed):
+        """The ELBO loss and its logged terms (batch means)."""
+        terms = self.elbo_terms(x, seed)
+        reconstruction = tf.reduce_mean(terms["reconstruction"])
+        kl = tf.reduce_mean(terms["kl"])
+        loss = kl - reconstruction
+        if self.losses:
+            loss += tf.add_n(self.losses)
+        logs = {"loss": loss, "elbo": reconstruction - kl, "reconstruction": reconstruction}
+        logs["kl"] = kl
+        return loss, logs
+
+    def train_step(self, data):
+        x = _images(data)
+        seed = self.next_seed("train_step")
+        with tf.GradientTape() as tape:
+            loss, logs = self._elbo_loss(x, seed)
+        variables = self.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        self.optimizer.apply(gradients, variables)
+        return self._update_metrics(logs)
+
+    def test_step(self, data):
+        x = _images(data)
+        _, logs = self._elbo_loss(x, self.next_seed("test_step"))
+        return self._update_metrics(logs)
+
+    def _update_metrics(self, logs):
+        for name, value in logs.items():
+            self._trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())

@@ -1,0 +1,125 @@
+"""Builds datasets and models from a config, by registry."""
+
+import math
+
+from tf_smvae import data
+from tf_smvae.model import vae as vae_lib
+from tf_smvae.util.registry import Registry
+
+__all__ = ["KERNELS", "LIKELIHOOD_OPTIONS", "MODELS", "build_datasets", "build_model"]
+
+MODELS = Registry("model")
+LIKELIHOOD_OPTIONS = Registry("likelihood")
+# MCMC refinement by `config.kernel.name`; "none" trains the plain model. The MCMC-coupled
+# kernels register here when they land.
+KERNELS = Registry("kernel")
+KERNELS.register("none")(None)
+
+
+@LIKELIHOOD_OPTIONS.register("bernoulli")
+def _bernoulli_options(model_config):
+    del model_config
+    return {}
+
+
+@LIKELIHOOD_OPTIONS.register("discretized_logistic")
+def _logistic_options(model_config):
+    # sigma^2 = variance of the logistic's scale parameter, as the paper states it.
+    return {
+        "log_scale_init": 0.5 * math.log(model_config.likelihood_variance),
+        "learn_scale": model_config.learn_likelihood_scale,
+    }
+
+
+@LIKELIHOOD_OPTIONS.register("gaussian")
+def _gaussian_options(model_config):
+    return {
+        "variance_init": model_config.likelihood_variance,
+        "learn_variance": model_config.learn_likelihood_scale,
+    }
+
+
+def _vae_kwargs(config, image_shape):
+    """Constructor arguments of `VAE` from `config.model`."""
+    model_config = config.model
+    network_kwargs = {"scale_fn": model_config.scale_fn}
+    if model_config.network == "mlp":
+        network_kwargs["hidden_units"] = tuple(model_config.hidden_units)
+    prior_kwargs = {}
+    if model_config.prior != "standard_normal":
+        prior_kwargs["num_components"] = model_config.prior_num_components
+    return dict(
+        image_shape=image_shape,
+        latent_dim=model_config.latent_dim,
+        network=model_config.network,
+        likelihood=model_config.likelihood,
+        prior=model_config.prior,
+        network_kwargs=network_kwargs,
+        likelihood_kwargs=LIKELIHOOD_OPTIONS.get(model_config.likelihood)(model_config),
+        prior_kwargs=prior_kwargs,
+        analytic_kl=model_config.analytic_kl,
+        seed=config.seed,
+    )
+
+
+@MODELS.register("vae")
+def _build_vae(config, image_shape):
+    return vae_lib.VAE(**_vae_kwargs(config, image_shape))
+
+
+def build_model(config, image_shape):
+    """The model named by `config.model.name`, with weights built.
+
+    Args:
+      config: a validated config.
+      image_shape: (H, W, C) of the data.
+
+    Returns:
+      An uncompiled Keras model.
+    """
+    return MODELS.get(config.model.name, field="model.name")(config, tuple(image_shape))
+
+
+def _load_split(config, split, num_examples, shuffle, batch_size, drop_remainder):
+    return data.load(
+        config.dataset.name,
+        split,
+        batch_size=batch_size,
+        likelihood=config.model.likelihood,
+        binarization=config.dataset.binarization,
+        data_dir=config.dataset.data_dir,
+        shuffle=shuffle,
+        seed=config.seed,
+        num_examples=num_examples,
+        drop_remainder=drop_remainder,
+        image_size=config.dataset.image_size,
+    )
+
+
+def build_datasets(config):
+    """Training and held-out datasets of `config.dataset`.
+
+    The training set drops its last partial batch so that compiled steps keep one
+    static shape; the held-out set keeps every example.
+
+    Returns:
+      `(train, test, image_shape)`.
+    """
+    train = _load_split(
+        config,
+        "train",
+        config.dataset.num_train_examples,
+        shuffle=True,
+        batch_size=config.train.batch_size,
+        drop_remainder=True,
+    )
+    test = _load_split(
+        config,
+        "test",
+        config.dataset.num_test_examples,
+        shuffle=False,
+        batch_size=config.eval.batch_size,
+        drop_remainder=False,
+    )
+    image_shape = tuple(int(s) for s in train.element_spec.shape[1:])
+    return train, test, image_shape

@@ -1,0 +1,51 @@
+"""Short command-line flags of the binaries, each an alias of one config field."""
+
+from absl import flags
+
+__all__ = ["SHORT_FLAGS", "apply_short_flags", "define_short_flags"]
+
+# flag name -> (config field, absl definer, help).
+SHORT_FLAGS = {
+    "dataset": ("dataset.name", flags.DEFINE_string, "Dataset name (data.source_names())."),
+    "data_dir": ("dataset.data_dir", flags.DEFINE_string, "Where the data files are."),
+    "epochs": ("train.epochs", flags.DEFINE_integer, "Training epochs in total."),
+    "batch_size": ("train.batch_size", flags.DEFINE_integer, "Training batch size."),
+    "latent_dim": ("model.latent_dim", flags.DEFINE_integer, "Latent dimension d."),
+    "likelihood": ("model.likelihood", flags.DEFINE_string, "Decoder likelihood."),
+    "prior": ("model.prior", flags.DEFINE_string, "Prior: standard_normal, mog, vamp."),
+    "network": ("model.network", flags.DEFINE_string, "Encoder/decoder network: mlp, conv."),
+    "learning_rate": ("train.learning_rate", flags.DEFINE_float, "Model learning rate."),
+    "seed": ("seed", flags.DEFINE_integer, "Random seed."),
+    "steps_per_epoch": ("train.steps_per_epoch", flags.DEFINE_integer, "Steps per epoch."),
+    "kernel": ("kernel.name", flags.DEFINE_string, "MCMC kernel refining the posterior."),
+}
+
+
+def define_short_flags(names=None):
+    """Defines the short flags (all, or `names`), each defaulting to "not given"."""
+    for name in names or SHORT_FLAGS:
+        _, definer, help_text = SHORT_FLAGS[name]
+        definer(name, None, f"{help_text} Overrides config.{SHORT_FLAGS[name][0]}.")
+
+
+def apply_short_flags(config, flag_values=None):
+    """Writes every short flag given on the command line into `config`.
+
+    Args:
+      config: the `ml_collections.ConfigDict` to update in place.
+      flag_values: absl `FlagValues` (default: the global `flags.FLAGS`).
+
+    Returns:
+      `config`.
+    """
+    flag_values = flag_values or flags.FLAGS
+    for name, (field, _, _) in SHORT_FLAGS.items():
+        if name not in flag_values or flag_values[name].value is None:
+            continue
+        *parents, leaf = field.split(".")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        with node.unlocked():
+            node[leaf] = flag_values[name].value
+    return config

@@ -1,0 +1,102 @@
+"""Config validation before any work: one clear error naming the bad field."""
+
+from tf_smvae import data
+from tf_smvae import nn
+from tf_smvae.model import likelihoods
+from tf_smvae.model import priors
+from tf_smvae.training import builders
+from tf_smvae.util.errors import ConfigError
+
+__all__ = ["validate_config"]
+
+_POSITIVE_INTS = (
+    "model.latent_dim",
+    "train.epochs",
+    "train.batch_size",
+    "eval.num_samples",
+    "eval.batch_size",
+)
+_OPTIONAL_POSITIVE_INTS = (
+    "train.steps_per_epoch",
+    "dataset.num_train_examples",
+    "dataset.num_test_examples",
+    "eval.num_examples",
+    "eval.chunk_size",
+    "dataset.image_size",
+)
+_NON_NEGATIVE_INTS = ("train.checkpoint_every_steps", "train.num_sample_images")
+_POSITIVE_FLOATS = ("train.learning_rate", "eval.tau", "model.likelihood_variance")
+
+
+def _get(config, dotted):
+    value = config
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def _check_keys(config, reference, prefix=""):
+    """Every key of `config` must exist in `reference` (the base config)."""
+    for key in config.keys():
+        name = f"{prefix}{key}"
+        if key not in reference:
+            raise ConfigError(
+                f"Unknown config field {name!r}; known fields here: "
+                f"{', '.join(sorted(prefix + k for k in reference.keys()))}."
+            )
+        if hasattr(config[key], "keys") and hasattr(reference[key], "keys"):
+            _check_keys(config[key], reference[key], prefix=f"{name}.")
+
+
+def _check_ranges(config):
+    for field in _POSITIVE_INTS:
+        value = _get(config, field)
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"Config field {field!r} must be an integer >= 1, got {value!r}.")
+    for field in _OPTIONAL_POSITIVE_INTS:
+        value = _get(config, field)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ConfigError(f"Config field {field!r} must be None or >= 1, got {value!r}.")
+    for field in _NON_NEGATIVE_INTS:
+        value = _get(config, field)
+        if not isinstance(value, int) or value < 0:
+            raise ConfigError(f"Config field {field!r} must be an integer >= 0, got {value!r}.")
+    for field in _POSITIVE_FLOATS:
+        value = _get(config, field)
+        if not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"Config field {field!r} must be a number > 0, got {value!r}.")
+
+
+def _check_names(config):
+    data.SOURCES.get(config.dataset.name, field="dataset.name")
+    nn.NETWORKS.get(config.model.network, field="model.network")
+    likelihoods.LIKELIHOODS.get(config.model.likelihood, field="model.likelihood")
+    priors.PRIORS.get(config.model.prior, field="model.prior")
+    builders.MODELS.get(config.model.name, field="model.name")
+    builders.KERNELS.get(config.kernel.name, field="kernel.name")
+    if config.model.scale_fn not in ("softplus", "exp"):
+        raise ConfigError(
+            f"Config field 'model.scale_fn' must be 'softplus' or 'exp', "
+            f"got {config.model.scale_fn!r}."
+        )
+    if config.dataset.binarization not in ("static", "dynamic", "none"):
+        raise ConfigError(
+            "Config field 'dataset.binarization' must be 'static', 'dynamic' or 'none', "
+            f"got {config.dataset.binarization!r}."
+        )
+
+
+def validate_config(config, reference=None):
+    """Checks a config before any data is read or model built.
+
+    Args:
+      config: the resolved `ml_collections.ConfigDict`.
+      reference: optional base config; every key of `config` must exist in it.
+
+    Raises:
+      ConfigError: naming the first bad field.
+    """
+    if reference is not None:
+        _check_keys(config, reference)
+    _check_ranges(config)
+    _check_names(config)
