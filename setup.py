@@ -19,6 +19,7 @@ setuptools.setup(
         "tensorflow-probability[tf]>=0.25,<0.26",
         "keras>=3.8,<4",
         "tensorflow-datasets>=4.9,<5",
+        "tensorboard>=2.18",
         "numpy>=1.26,<3",
         "absl-py>=2.0",
         "ml-collections>=0.1.1",

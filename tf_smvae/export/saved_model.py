@@ -16,7 +16,7 @@ import shutil
 import keras
 import tensorflow as tf
 
-from tf_smvae.evaluation import log_likelihood as log_likelihood_lib
+from tf_smvae.evaluation.log_likelihood import batch_log_likelihood
 
 __all__ = ["export_saved_model"]
 
@@ -34,9 +34,7 @@ def _endpoints(model, tau, chunk_size):
         return {"loc": loc, "scale": scale}
 
     def log_likelihood(x, num_samples, seed):
-        log_px, ess = log_likelihood_lib.batch_log_likelihood(
-            model, x, num_samples, tau, chunk_size, seed
-        )
+        log_px, ess = batch_log_likelihood(model, x, num_samples, tau, chunk_size, seed)
         return {"log_likelihood": log_px, "ess": ess}
 
     return {

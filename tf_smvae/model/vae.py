@@ -81,6 +81,7 @@ class VAE(keras.Model):
         encoder=None,
         decoder=None,
         analytic_kl=True,
+        scale_fn="softplus",
         seed=0,
         **kwargs,
     ):
@@ -100,6 +101,8 @@ class VAE(keras.Model):
           decoder: optional decoder layer replacing the named network's decoder;
             `decoder(z)` must return likelihood parameters [N, *image_shape, P].
           analytic_kl: use the closed-form KL when the prior has one.
+          scale_fn: how the named encoder makes sigma(x): "softplus" or "exp"
+            (sigma = exp(0.5 * logvar)).
           seed: Python int; the base of the model's stateless random stream.
           **kwargs: passed to `keras.Model`.
         """
@@ -111,11 +114,16 @@ class VAE(keras.Model):
         self._likelihood_kwargs = dict(likelihood_kwargs or {})
         self._prior_kwargs = dict(prior_kwargs or {})
         self.analytic_kl = bool(analytic_kl)
+        self.scale_fn = scale_fn
         self.seed = int(seed)
         self.likelihood = self._make_likelihood(_deserialize(likelihood))
         self.prior = self._make_prior(_deserialize(prior))
         self.encoder = _deserialize(encoder) or nn.make_encoder(
-            network, self.image_shape, self.latent_dim, **self._network_kwargs
+            network,
+            self.image_shape,
+            self.latent_dim,
+            scale_fn=scale_fn,
+            **self._network_kwargs,
         )
         self.decoder = _deserialize(decoder) or nn.make_decoder(
             network,
@@ -170,6 +178,7 @@ class VAE(keras.Model):
             prior=_serialize(self.prior),
             network_kwargs=self._network_kwargs,
             analytic_kl=self.analytic_kl,
+            scale_fn=self.scale_fn,
             seed=self.seed,
         )
         for name, custom in self._custom.items():

@@ -42,7 +42,7 @@ def _gaussian_options(model_config):
 def _vae_kwargs(config, image_shape):
     """Constructor arguments of `VAE` from `config.model`."""
     model_config = config.model
-    network_kwargs = {"scale_fn": model_config.scale_fn}
+    network_kwargs = {}
     if model_config.network == "mlp":
         network_kwargs["hidden_units"] = tuple(model_config.hidden_units)
     prior_kwargs = {}
@@ -58,6 +58,7 @@ def _vae_kwargs(config, image_shape):
         likelihood_kwargs=LIKELIHOOD_OPTIONS.get(model_config.likelihood)(model_config),
         prior_kwargs=prior_kwargs,
         analytic_kl=model_config.analytic_kl,
+        scale_fn=model_config.scale_fn,
         seed=config.seed,
     )
 

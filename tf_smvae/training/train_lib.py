@@ -188,6 +188,7 @@ def run(config, workdir, reference_config=None):
         initial_epoch=initial_epoch,
         steps_per_epoch=config.train.steps_per_epoch,
         validation_data=test,
+        shuffle=False,  # the pipeline shuffles, seeded
         callbacks=_callbacks(config, paths, model, checkpoint, test),
         verbose=config.train.verbose,
     )
@@ -216,5 +217,6 @@ def _report(paths):
 
 def set_up_tensorflow():
     """Quiet logs and let TensorFlow grow GPU memory instead of taking it all."""
+    tf.get_logger().setLevel("ERROR")
     for device in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(device, True)
