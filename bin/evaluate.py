@@ -8,6 +8,7 @@ from absl import app
 from absl import flags
 
 from tf_smvae.training import evaluate_lib
+from tf_smvae.training import train_lib
 
 flags.DEFINE_string("workdir", None, "A training run's directory.", required=True)
 flags.DEFINE_integer("num_samples", None, "Importance samples per example (config.eval).")
@@ -20,6 +21,7 @@ flags.DEFINE_integer("seed", None, "Evaluation seed.")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_lib.set_up_tensorflow()
     names = ("num_samples", "tau", "num_examples", "chunk_size", "seed")
     overrides = {name: flags.FLAGS[name].value for name in names}
     evaluate_lib.evaluate(flags.FLAGS.workdir, **overrides)

@@ -9,6 +9,7 @@ from absl import app
 from absl import flags
 
 from tf_smvae.training import evaluate_lib
+from tf_smvae.training import train_lib
 
 flags.DEFINE_string("workdir", None, "A training run's directory.", required=True)
 flags.DEFINE_string("out", None, "SavedModel directory (default: workdir/export).")
@@ -17,6 +18,7 @@ flags.DEFINE_string("out", None, "SavedModel directory (default: workdir/export)
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_lib.set_up_tensorflow()
     evaluate_lib.export(flags.FLAGS.workdir, flags.FLAGS.out)
 
 

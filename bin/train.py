@@ -22,9 +22,9 @@ short_flags.define_short_flags()
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_lib.set_up_tensorflow()
     from configs import base
 
-    train_lib.set_up_tensorflow()
     config = short_flags.apply_short_flags(flags.FLAGS.config)
     train_lib.run(config, flags.FLAGS.workdir, reference_config=base.get_config())
 

@@ -18,7 +18,9 @@ import tensorflow as tf
 
 from tf_smvae.evaluation.log_likelihood import batch_log_likelihood
 
-__all__ = ["export_saved_model"]
+__all__ = ["ENDPOINTS", "export_saved_model"]
+
+ENDPOINTS = ("sample", "encode", "decode", "reconstruct", "log_likelihood")
 
 
 def _endpoints(model, tau, chunk_size):

@@ -81,7 +81,7 @@ def build_model(config, image_shape):
     return MODELS.get(config.model.name, field="model.name")(config, tuple(image_shape))
 
 
-def _load_split(config, split, num_examples, shuffle, batch_size, drop_remainder):
+def _load_split(config, split, num_examples, shuffle, batch_size, drop_remainder, repeat=False):
     return data.load(
         config.dataset.name,
         split,
@@ -93,6 +93,7 @@ def _load_split(config, split, num_examples, shuffle, batch_size, drop_remainder
         seed=config.seed,
         num_examples=num_examples,
         drop_remainder=drop_remainder,
+        repeat=repeat,
         image_size=config.dataset.image_size,
     )
 
@@ -101,7 +102,8 @@ def build_datasets(config):
     """Training and held-out datasets of `config.dataset`.
 
     The training set drops its last partial batch so that compiled steps keep one
-    static shape; the held-out set keeps every example.
+    static shape, and repeats when `train.steps_per_epoch` is set (epochs then need
+    not be passes over the data); the held-out set keeps every example.
 
     Returns:
       `(train, test, image_shape)`.
@@ -113,6 +115,7 @@ def build_datasets(config):
         shuffle=True,
         batch_size=config.train.batch_size,
         drop_remainder=True,
+        repeat=config.train.steps_per_epoch is not None,
     )
     test = _load_split(
         config,

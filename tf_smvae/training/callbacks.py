@@ -31,7 +31,8 @@ class CheckpointCallback(keras.callbacks.Callback):
         return int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every_steps and self._step() % self.every_steps == 0:
+        last_of_epoch = batch + 1 == self.params.get("steps")
+        if self.every_steps and self._step() % self.every_steps == 0 and not last_of_epoch:
             self.checkpoint.save(self._step())
 
     def on_epoch_end(self, epoch, logs=None):

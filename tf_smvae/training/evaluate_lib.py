@@ -65,11 +65,5 @@ def export(workdir, out=None):
     config, model = train_lib.restore_model(workdir)
     path = out or train_lib.RunPaths(workdir).export
     export_lib.export_saved_model(model, path, tau=config.eval.tau)
-    print(f"Wrote SavedModel to {path} (endpoints: {', '.join(_endpoint_names(path))})")
+    print(f"Wrote SavedModel to {path} (endpoints: {', '.join(export_lib.ENDPOINTS)})")
     return path
-
-
-def _endpoint_names(path):
-    import tensorflow as tf
-
-    return sorted(tf.saved_model.load(path).signatures.keys()) or ["see docs"]

@@ -16,6 +16,7 @@ import keras
 import ml_collections
 import numpy as np
 import tensorflow as tf
+from absl import logging as absl_logging
 
 from tf_smvae.training import builders
 from tf_smvae.training import callbacks as callbacks_lib
@@ -144,7 +145,50 @@ def _callbacks(config, paths, model, checkpoint, test):
     ]
 
 
+def _steps_per_epoch(config, train):
+    if config.train.steps_per_epoch:
+        return config.train.steps_per_epoch
+    steps = int(train.cardinality())
+    if steps < 1:
+        raise ValueError(
+            "The training set is empty or of unknown length; set train.steps_per_epoch."
+        )
+    return steps
+
+
+def _fit(model, train, config, completed_epochs, fit_kwargs):
+    """Runs the epochs still to do; a checkpoint from mid-epoch first finishes that epoch.
+
+    The optimizer's step counter says how far into the interrupted epoch the checkpoint
+    was, so a resumed run takes exactly as many optimizer steps as an uninterrupted one
+    (the interrupted epoch's remaining batches come from a fresh pass over the data).
+    """
+    steps_per_epoch = _steps_per_epoch(config, train)
+    done = int(model.optimizer.iterations.numpy()) - completed_epochs * steps_per_epoch
+    history = None
+    if 0 < done < steps_per_epoch and completed_epochs < config.train.epochs:
+        history = model.fit(
+            train,
+            epochs=completed_epochs + 1,
+            initial_epoch=completed_epochs,
+            steps_per_epoch=steps_per_epoch - done,
+            **fit_kwargs,
+        )
+        completed_epochs += 1
+    if completed_epochs < config.train.epochs:
+        history = model.fit(
+            train,
+            epochs=config.train.epochs,
+            initial_epoch=completed_epochs,
+            steps_per_epoch=steps_per_epoch,
+            **fit_kwargs,
+        )
+    return history
+
+
 def _check_finite(history, paths):
+    if history is None:
+        return
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
         raise FloatingPointError(
@@ -179,19 +223,15 @@ def run(config, workdir, reference_config=None):
         model, paths.checkpoints, max_to_keep=config.train.keep_checkpoints
     )
     restored = checkpoint.restore()
-    initial_epoch = int(checkpoint.completed_epochs.numpy())
     if restored:
-        print(f"Resuming from {restored} (completed epochs: {initial_epoch}).", flush=True)
-    history = model.fit(
-        train,
-        epochs=config.train.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=config.train.steps_per_epoch,
+        print(f"Resuming from {restored}.", flush=True)
+    fit_kwargs = dict(
         validation_data=test,
         shuffle=False,  # the pipeline shuffles, seeded
         callbacks=_callbacks(config, paths, model, checkpoint, test),
         verbose=config.train.verbose,
     )
+    history = _fit(model, train, config, int(checkpoint.completed_epochs.numpy()), fit_kwargs)
     _check_finite(history, paths)
     model.save(paths.model)
     _report(paths)
@@ -218,5 +258,6 @@ def _report(paths):
 def set_up_tensorflow():
     """Quiet logs and let TensorFlow grow GPU memory instead of taking it all."""
     tf.get_logger().setLevel("ERROR")
+    absl_logging.set_verbosity(absl_logging.WARNING)
     for device in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(device, True)

@@ -1,0 +1,111 @@
+"""train_lib.run on the smoke config: outputs, resumption, config validation."""
+
+import json
+import os
+
+import keras
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import base
+from configs import smoke
+from tf_smvae.training import train_lib
+from tf_smvae.training import validation
+from tf_smvae.util.errors import ConfigError
+
+
+def _read_metrics(workdir):
+    with open(os.path.join(workdir, "metrics.jsonl")) as stream:
+        return [json.loads(line) for line in stream]
+
+
+def test_run_writes_every_output(tmp_path):
+    workdir = str(tmp_path)
+    config = smoke.get_config()
+    model = train_lib.run(config, workdir, reference_config=base.get_config())
+    records = _read_metrics(workdir)
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records[-1]["step"] == 8  # 200 examples / batch 50 = 4 steps per epoch
+    assert {"loss", "elbo", "kl", "reconstruction", "val_elbo"} <= set(records[-1])
+    samples = sorted(os.listdir(tmp_path / "samples"))
+    assert samples == [
+        "reconstructions_epoch0001.png",
+        "reconstructions_epoch0002.png",
+        "samples_epoch0001.png",
+        "samples_epoch0002.png",
+    ]
+    assert os.listdir(tmp_path / "tensorboard")
+    with open(tmp_path / "config.json") as stream:
+        assert json.load(stream)["model"]["latent_dim"] == 4
+    loaded = keras.models.load_model(str(tmp_path / "model.keras"))
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
+    _, restored = train_lib.restore_model(workdir)
+    np.testing.assert_array_equal(restored.reconstruct(x), model.reconstruct(x))
+
+
+def test_rerun_resumes_and_extends(tmp_path):
+    workdir = str(tmp_path)
+    config = smoke.get_config()
+    config.train.epochs = 1
+    train_lib.run(config, workdir)
+    config.train.epochs = 3
+    model = train_lib.run(config, workdir)
+    assert [r["epoch"] for r in _read_metrics(workdir)] == [1, 2, 3]
+    assert int(model.optimizer.iterations.numpy()) == 12
+    # Rerunning a finished run trains nothing more.
+    again = train_lib.run(config, workdir)
+    assert int(again.optimizer.iterations.numpy()) == 12
+    assert len(_read_metrics(workdir)) == 3
+
+
+def test_mid_epoch_checkpoint_finishes_the_epoch_then_continues(tmp_path):
+    workdir = str(tmp_path)
+    config = smoke.get_config()
+    train_lib.run(config, workdir)
+    # Pretend the run died after step 6 (mid-epoch 2): drop the later checkpoint.
+    checkpoints = tmp_path / "checkpoints"
+    with open(checkpoints / "checkpoint", "w") as stream:
+        stream.write('model_checkpoint_path: "ckpt-6"\nall_model_checkpoint_paths: "ckpt-6"\n')
+    model = train_lib.run(config, workdir)
+    assert int(model.optimizer.iterations.numpy()) == 8  # two remaining steps, not four
+
+
+def test_changed_config_is_refused(tmp_path):
+    config = smoke.get_config()
+    config.train.epochs = 1
+    train_lib.run(config, str(tmp_path))
+    config.model.latent_dim = 5
+    with pytest.raises(ConfigError, match="model.latent_dim"):
+        train_lib.run(config, str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("train.learning_rate", -1.0, "train.learning_rate"),
+        ("train.epochs", 0, "train.epochs"),
+        ("model.latent_dim", 0, "model.latent_dim"),
+        ("eval.tau", 0.0, "eval.tau"),
+        ("dataset.name", "not_a_dataset", "dataset.name"),
+        ("model.prior", "laplace", "model.prior"),
+        ("model.network", "transformer", "model.network"),
+        ("model.likelihood", "poisson", "model.likelihood"),
+        ("kernel.name", "nuts", "kernel.name"),
+        ("dataset.binarization", "random", "dataset.binarization"),
+    ],
+)
+def test_bad_config_fields_are_named(field, value, message):
+    config = smoke.get_config()
+    section, leaf = field.split(".")
+    config[section][leaf] = value
+    with pytest.raises(ConfigError, match=message):
+        validation.validate_config(config)
+
+
+def test_unknown_config_key_is_named():
+    config = ml_collections.ConfigDict(smoke.get_config().to_dict())
+    config.train.epoch_count = 3
+    with pytest.raises(ConfigError, match="train.epoch_count"):
+        validation.validate_config(config, reference=base.get_config())
