@@ -142,7 +142,8 @@ class BernoulliLikelihood(_Likelihood):
         self.build()
 
     def _log_prob_values(self, logits, x):
-        return x * tf.math.log_sigmoid(logits) + (1.0 - x) * tf.math.log_sigmoid(-logits)
+        # x log sigmoid(l) + (1 - x) log sigmoid(-l) = x l - softplus(l): one transcendental.
+        return x * logits - tf.math.softplus(logits)
 
     def _mean(self, logits):
         return tf.sigmoid(logits)
