@@ -1,0 +1,90 @@
+"""Linear algebra with the preconditioner C, dispatched on its static rank.
+
+`scale_tril` is one of:
+
+- `None`: C is the identity;
+- a `[d]` tensor: C = diag(scale_tril), entries positive;
+- a `[..., d, d]` tensor: C is lower triangular with a positive diagonal.
+
+States are `[..., d]`; every function broadcasts over leading dimensions. The
+dispatch uses only static ranks, so it is XLA-safe.
+"""
+
+import tensorflow as tf
+
+
+def _kind(scale_tril):
+    if scale_tril is None:
+        return "identity"
+    rank = scale_tril.shape.rank
+    if rank is None:
+        raise ValueError("`scale_tril` must have a static rank (1: diagonal, 2: lower triangular).")
+    return "diag" if rank == 1 else "tril"
+
+
+def matvec(scale_tril, x):
+    """Returns C x for a state `x` of shape `[..., d]`."""
+    kind = _kind(scale_tril)
+    if kind == "identity":
+        return x
+    if kind == "diag":
+        return scale_tril * x
+    return tf.linalg.matvec(scale_tril, x)
+
+
+def matvec_transpose(scale_tril, x):
+    """Returns C^T x for a state `x` of shape `[..., d]`."""
+    kind = _kind(scale_tril)
+    if kind == "identity":
+        return x
+    if kind == "diag":
+        return scale_tril * x
+    return tf.linalg.matvec(scale_tril, x, transpose_a=True)
+
+
+def precondition(scale_tril, x):
+    """Returns C C^T x, the inverse mass matrix applied to `x`."""
+    return matvec(scale_tril, matvec_transpose(scale_tril, x))
+
+
+def solve_transpose(scale_tril, x):
+    """Returns C^{-T} x (the momentum p = C^{-T} v of a whitened draw v)."""
+    kind = _kind(scale_tril)
+    if kind == "identity":
+        return x
+    if kind == "diag":
+        return x / scale_tril
+    matrix = tf.broadcast_to(
+        scale_tril, tf.concat([tf.shape(x)[:-1], tf.shape(scale_tril)[-2:]], 0)
+    )
+    return tf.linalg.triangular_solve(matrix, x[..., tf.newaxis], lower=True, adjoint=True)[..., 0]
+
+
+def log_det(scale_tril, dtype=tf.float32):
+    """Returns log|det C| = sum log diag(C) (0 for the identity)."""
+    kind = _kind(scale_tril)
+    if kind == "identity":
+        return tf.zeros([], dtype)
+    if kind == "diag":
+        return tf.reduce_sum(tf.math.log(scale_tril), axis=-1)
+    return tf.reduce_sum(tf.math.log(tf.linalg.diag_part(scale_tril)), axis=-1)
+
+
+def to_dense(scale_tril, num_dims, dtype=tf.float32):
+    """Returns C as a dense `[..., d, d]` lower-triangular matrix."""
+    kind = _kind(scale_tril)
+    if kind == "identity":
+        return tf.eye(num_dims, dtype=dtype)
+    if kind == "diag":
+        return tf.linalg.diag(scale_tril)
+    return scale_tril
+
+
+def quadratic_form_matrix(scale_tril, matrix):
+    """Returns C^T A C for a symmetric `[..., d, d]` matrix A."""
+    kind = _kind(scale_tril)
+    if kind == "identity":
+        return matrix
+    if kind == "diag":
+        return scale_tril[..., :, tf.newaxis] * matrix * scale_tril[..., tf.newaxis, :]
+    return tf.linalg.matmul(scale_tril, tf.linalg.matmul(matrix, scale_tril), transpose_a=True)

@@ -1,0 +1,287 @@
+"""Estimators of log|det(I - B)|, B = xi C^T Hess U(q) C, for the HMC proposal entropy.
+
+Every estimator has the signature
+`fn(target_log_prob_fn, state, scale_factor, scale_tril, seed, **options) -> LogDetResult`
+with `state` the `[B, d]` points q (one per chain), `scale_factor` the scalar
+xi = h^2 (L^2 - 1)/6 and `scale_tril` the preconditioner C (see `PreconditionedHMC`).
+The Hessian is taken at `tf.stop_gradient(state)` and treated as a constant; the result is
+differentiable in `scale_factor` and `scale_tril`.
+"""
+
+import collections
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_smvae.mcmc import _scale
+from tf_smvae.util.registry import Registry
+from tf_smvae.util.seeds import split_seed
+
+__all__ = [
+    "LOG_DET_ESTIMATORS",
+    "LogDetResult",
+    "auto_log_det",
+    "exact_log_det",
+    "hessian_vector_product",
+    "potential_hessian",
+    "stochastic_log_det",
+]
+
+LOG_DET_ESTIMATORS = Registry("entropy estimator")
+
+LogDetResult = collections.namedtuple("LogDetResult", ["log_det", "penalty"])
+LogDetResult.__doc__ = """Output of a log-det estimator.
+
+Fields:
+  log_det: `[B]`, the estimate of log|det(I - B)| (its gradient estimates the true gradient).
+  penalty: `[B]`, a non-negative penalty to subtract from the objective (0 unless asked for).
+"""
+
+
+def _grads(target_log_prob_fn, state):
+    with tf.GradientTape() as tape:
+        tape.watch(state)
+        target_log_prob = target_log_prob_fn(state)
+    return tape.gradient(target_log_prob, state)
+
+
+def potential_hessian(target_log_prob_fn, state):
+    """Returns Hess U(state), U = -log pi, as a constant `[B, d, d]` (d HVPs, batched).
+
+    Args:
+      target_log_prob_fn: maps `[B, d]` to `[B]`; chain b must depend on row b only.
+      state: `[B, d]`.
+    """
+    state = tf.stop_gradient(state)
+    with tf.GradientTape() as tape:
+        tape.watch(state)
+        grads = _grads(target_log_prob_fn, state)
+    return tf.stop_gradient(-tape.batch_jacobian(grads, state))
+
+
+def hessian_vector_product(target_log_prob_fn, state, vector):
+    """Returns Hess U(state) @ vector per chain, a constant `[B, d]` (backward-over-backward)."""
+    state, vector = tf.stop_gradient(state), tf.stop_gradient(vector)
+    with tf.GradientTape() as tape:
+        tape.watch(state)
+        inner = tf.reduce_sum(_grads(target_log_prob_fn, state) * vector)
+    return tf.stop_gradient(-tape.gradient(inner, state))
+
+
+def _as_tensors(state, scale_factor, scale_tril):
+    state = tf.convert_to_tensor(state)
+    scale_factor = tf.convert_to_tensor(scale_factor, dtype=state.dtype)
+    if scale_tril is not None:
+        scale_tril = tf.convert_to_tensor(scale_tril, dtype=state.dtype)
+    return state, scale_factor, scale_tril
+
+
+def _log_abs_det(matrix):
+    """log|det M| by QR (XLA-safe), with gradient M^{-T} from the same factorisation."""
+    constant = tf.stop_gradient(matrix)
+    q, r = tf.linalg.qr(constant)
+    diag = tf.linalg.diag_part(r)
+    value = tf.reduce_sum(tf.math.log(tf.abs(diag)), axis=-1)
+    inverse = tf.linalg.triangular_solve(r, tf.linalg.matrix_transpose(q), lower=False)
+    surrogate = tf.linalg.trace(tf.linalg.matmul(inverse, matrix - constant))
+    return value + surrogate
+
+
+@LOG_DET_ESTIMATORS.register("exact")
+def exact_log_det(target_log_prob_fn, state, scale_factor, scale_tril, seed=None, **options):
+    """Exact log|det(I - xi C^T H C)| from the dense Hessian H (deterministic).
+
+    Args:
+      target_log_prob_fn: the log target, `[B, d] -> [B]`.
+      state: `[B, d]` points q where the Hessian of U is taken.
+      scale_factor: scalar xi.
+      scale_tril: C, `None`, `[d]` or `[d, d]`.
+      seed: unused.
+      **options: unused (accepted so that estimators are interchangeable).
+
+    Returns:
+      `LogDetResult` with zero penalty.
+    """
+    del seed, options
+    state, scale_factor, scale_tril = _as_tensors(state, scale_factor, scale_tril)
+    hessian = potential_hessian(target_log_prob_fn, state)
+    num_dims = hessian.shape[-1]
+    matrix = tf.eye(num_dims, dtype=hessian.dtype) - scale_factor * _scale.quadratic_form_matrix(
+        scale_tril, hessian
+    )
+    log_det = _log_abs_det(matrix)
+    return LogDetResult(log_det, tf.zeros_like(log_det))
+
+
+def _quadratic_surrogate(scale_factor, scale_tril, left, right, hessian_right, hessian_left):
+    """xi (C l)^T H (C r) for constant l, r and H, differentiable in (xi, C).
+
+    `hessian_right` = H C r and `hessian_left` = H C l are constants; the value is exact and
+    the gradient is that of the bilinear form with H held fixed (H is symmetric).
+    """
+    constant_factor = tf.stop_gradient(scale_factor)
+    left_scaled = _scale.matvec(scale_tril, left)
+    right_scaled = _scale.matvec(scale_tril, right)
+    value = constant_factor * tf.reduce_sum(tf.stop_gradient(left_scaled) * hessian_right, -1)
+    surrogate = scale_factor * tf.reduce_sum(left_scaled * hessian_right, -1) + constant_factor * (
+        tf.reduce_sum(right_scaled * hessian_left, -1)
+    )
+    return surrogate - tf.stop_gradient(value)
+
+
+def _roulette_num_terms(seed, batch_shape, num_exact_terms, continue_prob, max_terms, dtype):
+    """Per-chain number of series terms, n_exact + N with P(N >= m) = continue_prob^m."""
+    uniform = tf.random.stateless_uniform(batch_shape, seed=seed, dtype=dtype)
+    num_extra = tf.floor(tf.math.log(uniform) / tf.math.log(tf.cast(continue_prob, dtype)))
+    return tf.minimum(num_exact_terms + num_extra, float(max_terms))
+
+
+@LOG_DET_ESTIMATORS.register("stochastic")
+def stochastic_log_det(
+    target_log_prob_fn,
+    state,
+    scale_factor,
+    scale_tril,
+    seed,
+    num_exact_terms=2,
+    continue_prob=0.5,
+    max_terms=32,
+    spectral_penalty=0.0,
+    spectral_bound=0.9,
+):
+    """Unbiased Hutchinson / Russian-roulette estimate of log det(I - B) and its gradient.
+
+    With a Rademacher probe r, log det(I - B) = -sum_k E[r^T B^k r]/k is truncated at
+    n = `num_exact_terms` + N, N geometric with P(N >= m) = `continue_prob`^m, and term k > n_exact
+    weighted by 1/P(N >= k - n_exact): the value is unbiased. The gradient uses the surrogate
+    -sg(a)^T (dB) r with a = sum_{j<n} w_{j+1} B^j r, a Neumann series for (I - B)^{-1} r
+    truncated by the same roulette, so it is unbiased for -tr((I - B)^{-1} dB). Requires the
+    spectral radius of B below 1 (finite variance needs it below sqrt(`continue_prob`)).
+
+    Args:
+      target_log_prob_fn, state, scale_factor, scale_tril: as `exact_log_det`.
+      seed: int32[2]; split into the probe and the truncation seeds.
+      num_exact_terms: Python int >= 1, terms always computed.
+      continue_prob: Python float in (0, 1), geometric continuation probability.
+      max_terms: Python int, hard cap on terms (a bias only with probability
+        `continue_prob`^(max_terms - num_exact_terms)).
+      spectral_penalty: Python float; if > 0, `penalty` = spectral_penalty *
+        relu(|rho| - spectral_bound)^2, rho a Rayleigh-quotient estimate of B's top eigenvalue.
+      spectral_bound: Python float, the bound on |rho| the penalty enforces.
+
+    Returns:
+      `LogDetResult`; each chain uses one probe and one truncation.
+
+    Raises:
+      ValueError: if `num_exact_terms < 1` or `continue_prob` is not in (0, 1).
+
+    #### References
+
+    [1]: M. F. Hutchinson. A stochastic estimator of the trace of the influence matrix for
+         Laplacian smoothing splines. Communications in Statistics, 1990.
+    [2]: Anne-Marie Lyne et al. On Russian roulette estimates for Bayesian inference with
+         doubly-intractable likelihoods. Statistical Science, 2015.
+    [3]: Ricky T. Q. Chen, Jens Behrmann, David Duvenaud and Joern-Henrik Jacobsen. Residual
+         flows for invertible generative modeling. NeurIPS 2019.
+    """
+    if num_exact_terms < 1 or not 0.0 < continue_prob < 1.0:
+        raise ValueError("Need num_exact_terms >= 1 and 0 < continue_prob < 1.")
+    state, scale_factor, scale_tril = _as_tensors(state, scale_factor, scale_tril)
+    state = tf.stop_gradient(state)
+    dtype = state.dtype
+    probe_seed, roulette_seed = split_seed(seed, 2, salt="stochastic_log_det")
+    probe = tfp.random.rademacher(tf.shape(state), dtype=dtype, seed=probe_seed)
+    num_terms = _roulette_num_terms(
+        roulette_seed, tf.shape(state)[:-1], num_exact_terms, continue_prob, max_terms, dtype
+    )
+    value, neumann, hessian_probe, last = _roulette_series(
+        target_log_prob_fn,
+        state,
+        scale_factor,
+        scale_tril,
+        probe,
+        num_terms,
+        num_exact_terms,
+        continue_prob,
+        max_terms,
+    )
+    constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
+    hessian_neumann = hessian_vector_product(
+        target_log_prob_fn, state, _scale.matvec(constant_scale, neumann)
+    )
+    gradient_part = _quadratic_surrogate(
+        scale_factor, scale_tril, neumann, probe, hessian_probe, hessian_neumann
+    )
+    log_det = tf.stop_gradient(value) - (gradient_part - tf.stop_gradient(gradient_part))
+    penalty = tf.zeros_like(log_det)
+    if spectral_penalty > 0.0:
+        rayleigh = _rayleigh_quotient(target_log_prob_fn, state, scale_factor, scale_tril, last)
+        penalty = spectral_penalty * tf.square(tf.nn.relu(tf.abs(rayleigh) - spectral_bound))
+    return LogDetResult(log_det, penalty)
+
+
+def _roulette_series(
+    target_log_prob_fn,
+    state,
+    scale_factor,
+    scale_tril,
+    probe,
+    num_terms,
+    num_exact_terms,
+    continue_prob,
+    max_terms,
+):
+    """Returns `(value, neumann, H C probe, last power)` of the roulette-truncated series.
+
+    value = -sum_{k<=n} w_k r^T B^k r / k, neumann = sum_{j<n} w_{j+1} B^j r (constants).
+    """
+    dtype = state.dtype
+    constant_factor = tf.stop_gradient(scale_factor)
+    constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
+
+    def body(k, previous, value, neumann, hessian_probe):
+        hessian_vector = hessian_vector_product(
+            target_log_prob_fn, state, _scale.matvec(constant_scale, previous)
+        )
+        current = constant_factor * _scale.matvec_transpose(constant_scale, hessian_vector)
+        order = tf.cast(k, dtype)
+        weight = tf.where(
+            order <= num_exact_terms,
+            tf.ones_like(num_terms),
+            tf.pow(tf.cast(continue_prob, dtype), num_exact_terms - order),
+        ) * tf.cast(order <= num_terms, dtype)
+        value = value - weight * tf.reduce_sum(probe * current, -1) / order
+        neumann = neumann + weight[..., tf.newaxis] * previous
+        hessian_probe = tf.where(k == 1, hessian_vector, hessian_probe)
+        return k + 1, current, value, neumann, hessian_probe
+
+    zeros = tf.zeros_like(state)
+    _, last, value, neumann, hessian_probe = tf.while_loop(
+        lambda k, *_: tf.cast(k, dtype) <= tf.reduce_max(num_terms),
+        body,
+        (tf.constant(1), probe, tf.zeros_like(num_terms), zeros, zeros),
+        maximum_iterations=max_terms,
+    )
+    return value, neumann, hessian_probe, last
+
+
+def _rayleigh_quotient(target_log_prob_fn, state, scale_factor, scale_tril, vector):
+    """xi (C w)^T H (C w) for w = vector / ||vector||, differentiable in (xi, C)."""
+    direction = tf.stop_gradient(vector / tf.norm(vector, axis=-1, keepdims=True))
+    constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
+    hessian_direction = hessian_vector_product(
+        target_log_prob_fn, state, _scale.matvec(constant_scale, direction)
+    )
+    return _quadratic_surrogate(
+        scale_factor, scale_tril, direction, direction, hessian_direction, hessian_direction
+    )
+
+
+@LOG_DET_ESTIMATORS.register("auto")
+def auto_log_det(
+    target_log_prob_fn, state, scale_factor, scale_tril, seed=None, exact_max_dims=16, **options
+):
+    """`exact_log_det` if d <= `exact_max_dims` (static), else `stochastic_log_det`."""
+    name = "exact" if state.shape[-1] <= exact_max_dims else "stochastic"
+    estimator = LOG_DET_ESTIMATORS.get(name)
+    return estimator(target_log_prob_fn, state, scale_factor, scale_tril, seed, **options)
