@@ -37,7 +37,22 @@ def get_config():
     config.model.analytic_kl = True  # closed-form KL where the prior allows it
 
     config.kernel = ml_collections.ConfigDict()
-    config.kernel.name = "none"  # none (later: mala | hmc)
+    config.kernel.name = "none"  # none (plain VAE) | mala | hmc
+    config.kernel.adaptation = "speed_measure"  # speed_measure | dual_averaging | none
+    config.kernel.preconditioner = "diag"  # identity | diag | tril (dual averaging: identity)
+    config.kernel.num_steps = 5  # K transitions per training step
+    config.kernel.num_leapfrog_steps = 2  # L (hmc only)
+    config.kernel.mcmc_start_epoch = 0  # epochs of plain-ELBO pre-training
+    config.kernel.learning_rate = 1e-3  # kernel optimizer (Adam) on (h, C)
+    config.kernel.target_accept_prob = config_dict.placeholder(float)  # None: 0.55 / 0.65
+    config.kernel.init_step_size = 0.1
+    config.kernel.entropy_weight = 1.0  # beta_0
+    config.kernel.entropy_weight_rate = 0.02  # rho_beta of the beta rule
+    config.kernel.gradient_mode = "stop_target_grads"  # stop_target_grads | full
+    config.kernel.entropy_estimator = "auto"  # exact | stochastic | auto (hmc, L > 1)
+    config.kernel.restart_each_batch = False  # dual averaging restarts every batch
+    config.kernel.num_eval_chains = 16  # M chains per example for the IS proposal
+    config.kernel.eval_proposal = "mean"  # mean | mixture
 
     config.train = ml_collections.ConfigDict()
     config.train.epochs = 20

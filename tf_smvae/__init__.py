@@ -9,17 +9,21 @@ from tf_smvae import _backend  # noqa: F401, I001  (must run before keras is imp
 from tf_smvae import data
 from tf_smvae import evaluation
 from tf_smvae import export
+from tf_smvae import mcmc
 from tf_smvae import model
 from tf_smvae import nn
 from tf_smvae.model import VAE
+from tf_smvae.model import SpeedMeasureVAE
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VAE",
+    "SpeedMeasureVAE",
     "data",
     "evaluation",
     "export",
+    "mcmc",
     "model",
     "nn",
 ]

@@ -7,7 +7,9 @@ Endpoints (all take and return tensors):
   reconstruct(x float32 [B, H, W, C])                  -> images [B, H, W, C]
   log_likelihood(x, num_samples int32 [], seed int32 [2])
                                                        -> {"log_likelihood": [B], "ess": [B]}
-Models with a learned MCMC kernel add `refine` through `extra_endpoints`.
+Models with a learned MCMC kernel (`SpeedMeasureVAE`) add
+  refine(x, num_steps int32 [], seed int32 [2])       -> latents [B, d]
+(MCMC-refined posterior samples with the learned kernel, which is not adapted).
 """
 
 import os
@@ -39,13 +41,17 @@ def _endpoints(model, tau, chunk_size):
         log_px, ess = batch_log_likelihood(model, x, num_samples, tau, chunk_size, seed)
         return {"log_likelihood": log_px, "ess": ess}
 
-    return {
+    endpoints = {
         "sample": (lambda num, seed: model.sample(num, seed), [count_spec, seed_spec]),
         "encode": (encode, [image_spec]),
         "decode": (model.decode, [latent_spec]),
         "reconstruct": (model.reconstruct, [image_spec]),
         "log_likelihood": (log_likelihood, [image_spec, samples_spec, seed_spec]),
     }
+    if hasattr(model, "refine"):
+        steps_spec = tf.TensorSpec((), tf.int32, name="num_steps")
+        endpoints["refine"] = (model.refine, [image_spec, steps_spec, seed_spec])
+    return endpoints
 
 
 def export_saved_model(model, path, tau=1.5, chunk_size=100, extra_endpoints=None):

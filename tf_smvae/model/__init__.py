@@ -10,16 +10,22 @@ from tf_smvae.model.priors import MixtureOfGaussiansPrior
 from tf_smvae.model.priors import StandardNormalPrior
 from tf_smvae.model.priors import VampPrior
 from tf_smvae.model.priors import make_prior
+from tf_smvae.model.refinement import ADAPTATIONS
+from tf_smvae.model.refinement import MCMCRefinement
+from tf_smvae.model.speed_measure_vae import SpeedMeasureVAE
 from tf_smvae.model.vae import VAE
 
 __all__ = [
+    "ADAPTATIONS",
     "LIKELIHOODS",
     "PRIORS",
     "VAE",
     "BernoulliLikelihood",
     "DiscretizedLogisticLikelihood",
     "GaussianLikelihood",
+    "MCMCRefinement",
     "MixtureOfGaussiansPrior",
+    "SpeedMeasureVAE",
     "StandardNormalPrior",
     "VampPrior",
     "make_likelihood",

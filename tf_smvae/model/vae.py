@@ -140,7 +140,7 @@ class VAE(keras.Model):
             trainable=False,
             name="seed_state",
         )
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in self._metric_names()}
+        self._trackers = {name: self._make_tracker(name) for name in self._metric_names()}
         self._build_weights()
 
     # -- construction ------------------------------------------------------------------
@@ -167,6 +167,9 @@ class VAE(keras.Model):
 
     def _metric_names(self):
         return _METRIC_NAMES
+
+    def _make_tracker(self, name):
+        return keras.metrics.Mean(name=name)
 
     def get_config(self):
         config = super().get_config()
@@ -305,8 +308,14 @@ class VAE(keras.Model):
             kl = posterior.log_prob(z) - self.prior_distribution().log_prob(z)
         return {"z": z, "reconstruction": reconstruction, "kl": kl}
 
+    @property
+    def network_variables(self):
+        """The trainable variables the model optimizer updates (encoder, decoder, prior,
+        likelihood); subclasses leave out variables other optimizers own."""
+        return self.trainable_variables
+
     def _elbo_loss(self, x, seed):
-        """The ELBO loss and its logged terms (batch means)."""
+        """The ELBO loss, its logged terms (batch means) and the terms themselves."""
         terms = self.elbo_terms(x, seed)
         reconstruction = tf.reduce_mean(terms["reconstruction"])
         kl = tf.reduce_mean(terms["kl"])
@@ -315,27 +324,28 @@ class VAE(keras.Model):
             loss += tf.add_n(self.losses)
         logs = {"loss": loss, "elbo": reconstruction - kl, "reconstruction": reconstruction}
         logs["kl"] = kl
-        return loss, logs
+        return loss, logs, terms
 
     def train_step(self, data):
         x = _images(data)
         seed = self.next_seed("train_step")
         with tf.GradientTape() as tape:
-            loss, logs = self._elbo_loss(x, seed)
-        variables = self.trainable_variables
+            loss, logs, _ = self._elbo_loss(x, seed)
+        variables = self.network_variables
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply(gradients, variables)
         return self._update_metrics(logs)
 
     def test_step(self, data):
         x = _images(data)
-        _, logs = self._elbo_loss(x, self.next_seed("test_step"))
+        _, logs, _ = self._elbo_loss(x, self.next_seed("test_step"))
         return self._update_metrics(logs)
 
     def _update_metrics(self, logs):
+        """Updates the trackers named in `logs`; returns their running values."""
         for name, value in logs.items():
             self._trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        return {name: self._trackers[name].result() for name in logs}
 
     @property
     def metrics(self):

@@ -2,18 +2,56 @@
 
 import math
 
+import keras
+
 from tf_smvae import data
+from tf_smvae import mcmc
+from tf_smvae.model import speed_measure_vae
 from tf_smvae.model import vae as vae_lib
 from tf_smvae.util.registry import Registry
 
-__all__ = ["KERNELS", "LIKELIHOOD_OPTIONS", "MODELS", "build_datasets", "build_model"]
+__all__ = [
+    "LIKELIHOOD_OPTIONS",
+    "MODELS",
+    "build_datasets",
+    "build_model",
+    "compile_model",
+    "kernel_names",
+]
 
 MODELS = Registry("model")
 LIKELIHOOD_OPTIONS = Registry("likelihood")
-# MCMC refinement by `config.kernel.name`; "none" trains the plain model. The MCMC-coupled
-# kernels register here when they land.
-KERNELS = Registry("kernel")
-KERNELS.register("none")(None)
+
+
+def kernel_names():
+    """Values of `config.kernel.name`: "none" (no MCMC) or a registered kernel."""
+    return ["none", *mcmc.KERNELS.names()]
+
+
+def _uses_mcmc(config):
+    return config.kernel.name != "none"
+
+
+def _refinement_kwargs(config):
+    """`SpeedMeasureVAE` arguments from `config.kernel`."""
+    kernel = config.kernel
+    return dict(
+        kernel=kernel.name,
+        adaptation=kernel.adaptation,
+        preconditioner=kernel.preconditioner,
+        num_mcmc_steps=kernel.num_steps,
+        num_leapfrog_steps=kernel.num_leapfrog_steps,
+        init_step_size=kernel.init_step_size,
+        target_accept_prob=kernel.target_accept_prob,
+        entropy_weight=kernel.entropy_weight,
+        entropy_weight_rate=kernel.entropy_weight_rate,
+        gradient_mode=kernel.gradient_mode,
+        entropy_estimator=kernel.entropy_estimator,
+        restart_each_batch=kernel.restart_each_batch,
+        mcmc_start_epoch=kernel.mcmc_start_epoch,
+        num_eval_chains=kernel.num_eval_chains,
+        eval_proposal=kernel.eval_proposal,
+    )
 
 
 @LIKELIHOOD_OPTIONS.register("bernoulli")
@@ -65,7 +103,22 @@ def _vae_kwargs(config, image_shape):
 
 @MODELS.register("vae")
 def _build_vae(config, image_shape):
-    return vae_lib.VAE(**_vae_kwargs(config, image_shape))
+    kwargs = _vae_kwargs(config, image_shape)
+    if _uses_mcmc(config):
+        return speed_measure_vae.SpeedMeasureVAE(**kwargs, **_refinement_kwargs(config))
+    return vae_lib.VAE(**kwargs)
+
+
+def compile_model(model, config):
+    """Compiles with Adam(train.learning_rate), plus Adam(kernel.learning_rate) for the
+    kernel of MCMC-coupled models; XLA as `train.jit_compile` says."""
+    kwargs = dict(
+        optimizer=keras.optimizers.Adam(config.train.learning_rate),
+        jit_compile=bool(config.train.jit_compile),
+    )
+    if _uses_mcmc(config):
+        kwargs["kernel_optimizer"] = keras.optimizers.Adam(config.kernel.learning_rate)
+    model.compile(**kwargs)
 
 
 def build_model(config, image_shape):

@@ -32,9 +32,8 @@ class TrainingCheckpoint:
         self.directory = directory
         self.completed_epochs = tf.Variable(0, dtype=tf.int64, trainable=False)
         optimizers = _optimizers(model)
-        for optimizer in optimizers.values():
-            if not optimizer.built:
-                optimizer.build(model.trainable_variables)
+        if not model.optimizer.built:
+            model.optimizer.build(model.network_variables)
         self._checkpoint = tf.train.Checkpoint(
             model=model, completed_epochs=self.completed_epochs, **optimizers
         )

@@ -65,5 +65,6 @@ def export(workdir, out=None):
     config, model = train_lib.restore_model(workdir)
     path = out or train_lib.RunPaths(workdir).export
     export_lib.export_saved_model(model, path, tau=config.eval.tau)
-    print(f"Wrote SavedModel to {path} (endpoints: {', '.join(export_lib.ENDPOINTS)})")
+    names = [*export_lib.ENDPOINTS, *(["refine"] if hasattr(model, "refine") else [])]
+    print(f"Wrote SavedModel to {path} (endpoints: {', '.join(names)})")
     return path

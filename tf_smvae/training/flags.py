@@ -17,7 +17,30 @@ SHORT_FLAGS = {
     "learning_rate": ("train.learning_rate", flags.DEFINE_float, "Model learning rate."),
     "seed": ("seed", flags.DEFINE_integer, "Random seed."),
     "steps_per_epoch": ("train.steps_per_epoch", flags.DEFINE_integer, "Steps per epoch."),
-    "kernel": ("kernel.name", flags.DEFINE_string, "MCMC kernel refining the posterior."),
+    "kernel": ("kernel.name", flags.DEFINE_string, "MCMC kernel: none, mala, hmc."),
+    "adaptation": (
+        "kernel.adaptation",
+        flags.DEFINE_string,
+        "Kernel adaptation: speed_measure, dual_averaging, none.",
+    ),
+    "preconditioner": (
+        "kernel.preconditioner",
+        flags.DEFINE_string,
+        "Preconditioner C: identity, diag, tril.",
+    ),
+    "num_mcmc_steps": ("kernel.num_steps", flags.DEFINE_integer, "MCMC transitions K."),
+    "num_leapfrog_steps": ("kernel.num_leapfrog_steps", flags.DEFINE_integer, "HMC steps L."),
+    "mcmc_start_epoch": (
+        "kernel.mcmc_start_epoch",
+        flags.DEFINE_integer,
+        "Epochs of ELBO pre-training before the MCMC phase.",
+    ),
+    "kernel_learning_rate": ("kernel.learning_rate", flags.DEFINE_float, "Kernel learning rate."),
+    "target_accept_prob": (
+        "kernel.target_accept_prob",
+        flags.DEFINE_float,
+        "Target acceptance a* of the entropy-weight rule.",
+    ),
 }
 
 

@@ -92,13 +92,6 @@ def load_config(workdir):
         return ml_collections.ConfigDict(json.load(stream))
 
 
-def _compile(model, config):
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.train.learning_rate),
-        jit_compile=bool(config.train.jit_compile),
-    )
-
-
 def restore_model(workdir, image_shape=None):
     """Rebuilds a run's model from its config and restores its newest checkpoint.
 
@@ -116,7 +109,7 @@ def restore_model(workdir, image_shape=None):
     if image_shape is None:
         _, _, image_shape = builders.build_datasets(config)
     model = builders.build_model(config, image_shape)
-    _compile(model, config)
+    builders.compile_model(model, config)
     paths = RunPaths(workdir)
     restored = checkpoints.TrainingCheckpoint(model, paths.checkpoints).restore()
     if restored is None:
@@ -218,7 +211,7 @@ def run(config, workdir, reference_config=None):
     keras.utils.set_random_seed(config.seed)
     train, test, image_shape = builders.build_datasets(config)
     model = builders.build_model(config, image_shape)
-    _compile(model, config)
+    builders.compile_model(model, config)
     checkpoint = checkpoints.TrainingCheckpoint(
         model, paths.checkpoints, max_to_keep=config.train.keep_checkpoints
     )

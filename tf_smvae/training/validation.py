@@ -1,9 +1,11 @@
 """Config validation before any work: one clear error naming the bad field."""
 
 from tf_smvae import data
+from tf_smvae import mcmc
 from tf_smvae import nn
 from tf_smvae.model import likelihoods
 from tf_smvae.model import priors
+from tf_smvae.model import refinement
 from tf_smvae.training import builders
 from tf_smvae.util.errors import ConfigError
 
@@ -15,6 +17,9 @@ _POSITIVE_INTS = (
     "train.batch_size",
     "eval.num_samples",
     "eval.batch_size",
+    "kernel.num_steps",
+    "kernel.num_leapfrog_steps",
+    "kernel.num_eval_chains",
 )
 _OPTIONAL_POSITIVE_INTS = (
     "train.steps_per_epoch",
@@ -24,8 +29,19 @@ _OPTIONAL_POSITIVE_INTS = (
     "eval.chunk_size",
     "dataset.image_size",
 )
-_NON_NEGATIVE_INTS = ("train.checkpoint_every_steps", "train.num_sample_images")
-_POSITIVE_FLOATS = ("train.learning_rate", "eval.tau", "model.likelihood_variance")
+_NON_NEGATIVE_INTS = (
+    "train.checkpoint_every_steps",
+    "train.num_sample_images",
+    "kernel.mcmc_start_epoch",
+)
+_POSITIVE_FLOATS = (
+    "train.learning_rate",
+    "eval.tau",
+    "model.likelihood_variance",
+    "kernel.learning_rate",
+    "kernel.init_step_size",
+    "kernel.entropy_weight",
+)
 
 
 def _get(config, dotted):
@@ -73,7 +89,11 @@ def _check_names(config):
     likelihoods.LIKELIHOODS.get(config.model.likelihood, field="model.likelihood")
     priors.PRIORS.get(config.model.prior, field="model.prior")
     builders.MODELS.get(config.model.name, field="model.name")
-    builders.KERNELS.get(config.kernel.name, field="kernel.name")
+    if config.kernel.name not in builders.kernel_names():
+        raise ConfigError(
+            f"Unknown kernel {config.kernel.name!r} (field 'kernel.name'); known: "
+            f"{', '.join(builders.kernel_names())}."
+        )
     if config.model.scale_fn not in ("softplus", "exp"):
         raise ConfigError(
             f"Config field 'model.scale_fn' must be 'softplus' or 'exp', "
@@ -83,6 +103,38 @@ def _check_names(config):
         raise ConfigError(
             "Config field 'dataset.binarization' must be 'static', 'dynamic' or 'none', "
             f"got {config.dataset.binarization!r}."
+        )
+
+
+def _check_kernel(config):
+    """The MCMC fields, checked only when a kernel is used."""
+    kernel = config.kernel
+    if kernel.name == "none":
+        return
+    refinement.ADAPTATIONS.get(kernel.adaptation, field="kernel.adaptation")
+    mcmc.PRECONDITIONERS.get(kernel.preconditioner, field="kernel.preconditioner")
+    mcmc.GRADIENT_MODES.get(kernel.gradient_mode, field="kernel.gradient_mode")
+    mcmc.LOG_DET_ESTIMATORS.get(kernel.entropy_estimator, field="kernel.entropy_estimator")
+    if kernel.adaptation == "dual_averaging" and kernel.preconditioner != "identity":
+        raise ConfigError(
+            "Config field 'kernel.preconditioner' must be 'identity' with "
+            f"kernel.adaptation='dual_averaging' (got {kernel.preconditioner!r}); dual "
+            "averaging adapts a scalar step size only."
+        )
+    if kernel.mcmc_start_epoch >= config.train.epochs:
+        raise ConfigError(
+            f"Config field 'kernel.mcmc_start_epoch' ({kernel.mcmc_start_epoch}) must be "
+            f"below train.epochs ({config.train.epochs}), or no epoch would use the kernel."
+        )
+    target = kernel.target_accept_prob
+    if target is not None and not 0.0 < target < 1.0:
+        raise ConfigError(
+            f"Config field 'kernel.target_accept_prob' must be in (0, 1), got {target}."
+        )
+    if kernel.eval_proposal not in ("mean", "mixture"):
+        raise ConfigError(
+            "Config field 'kernel.eval_proposal' must be 'mean' or 'mixture', "
+            f"got {kernel.eval_proposal!r}."
         )
 
 
@@ -100,3 +152,4 @@ def validate_config(config, reference=None):
         _check_keys(config, reference)
     _check_ranges(config)
     _check_names(config)
+    _check_kernel(config)

@@ -1,0 +1,337 @@
+"""MCMC refinement of posterior draws: the learned kernel a model composes with.
+
+`MCMCRefinement` holds what the kernel learns and carries between training steps (the
+`KernelParameters` (h, C), the entropy weight beta, the dual-averaging state) and runs K
+transitions of MALA or HMC on any target `log p(x, z)`: adapting while training
+(`adapt`) and never while evaluating (`sample`). Models compose it: `SpeedMeasureVAE`
+and the hierarchical VAEs hand it their `log_joint` and their encoder draws.
+"""
+
+import collections
+import functools
+
+import keras
+import tensorflow as tf
+
+from tf_smvae import mcmc
+from tf_smvae.util.errors import ConfigError
+from tf_smvae.util.registry import Registry
+
+__all__ = ["ADAPTATIONS", "MCMCRefinement", "RefinementResults"]
+
+ADAPTATIONS = Registry("adaptation")
+
+RefinementResults = collections.namedtuple(
+    "RefinementResults",
+    ["final_state", "accept_prob", "num_nonfinite", "entropy", "kernel_grads", "dropped_grads"],
+)
+RefinementResults.__doc__ = """What one refinement of a batch of chains returns.
+
+Fields:
+  final_state: [B, d] chain states after K transitions.
+  accept_prob: scalar mean acceptance probability over chains and transitions.
+  num_nonfinite: int32, proposals rejected for a non-finite energy.
+  entropy: scalar mean proposal entropy (0 when the adaptation does not compute it).
+  kernel_grads: gradients of -sum_k F_k for `kernel_parameters.trainable_variables`
+    (ready for a minimising optimizer), or None when nothing is learned by gradient.
+  dropped_grads: int32, transitions whose non-finite kernel gradient was dropped.
+"""
+
+
+class _SpeedMeasure:
+    """Learn (h, C) by gradient ascent on the speed measure (Algorithm 1)."""
+
+    learns_by_gradient = True
+
+    @staticmethod
+    def adapt(refinement, target_log_prob_fn, state, seed):
+        results = mcmc.run_adaptive_chain(
+            target_log_prob_fn,
+            state,
+            refinement.kernel_parameters,
+            entropy_weight=tf.stop_gradient(refinement.entropy_weight.value),
+            **refinement.chain_options(seed),
+            **refinement.speed_measure_options(),
+        )
+        refinement.update_entropy_weight(results.accept_prob)
+        grads = [-g for g in results.grads]
+        return RefinementResults(
+            results.final_state,
+            results.accept_prob,
+            results.num_nonfinite,
+            results.entropy,
+            grads,
+            results.num_nonfinite_grads,
+        )
+
+    @staticmethod
+    def step_size(refinement, training):
+        del training
+        return refinement.kernel_parameters.step_size
+
+
+class _DualAveraging:
+    """Adapt a scalar h by dual averaging; C stays the identity (the dsMALA/dsHMC rows)."""
+
+    learns_by_gradient = False
+
+    @staticmethod
+    def adapt(refinement, target_log_prob_fn, state, seed):
+        results = mcmc.run_dual_averaging_chain(
+            target_log_prob_fn,
+            state,
+            refinement.dual_averaging,
+            training=True,
+            **refinement.chain_options(seed),
+        )
+        return _plain_results(results)
+
+    @staticmethod
+    def step_size(refinement, training):
+        return refinement.dual_averaging.current_step_size(training)
+
+
+class _Fixed:
+    """No adaptation: the initial h and C throughout."""
+
+    learns_by_gradient = False
+
+    @staticmethod
+    def adapt(refinement, target_log_prob_fn, state, seed):
+        return refinement.sample(target_log_prob_fn, state, seed)
+
+    @staticmethod
+    def step_size(refinement, training):
+        del training
+        return refinement.kernel_parameters.step_size
+
+
+ADAPTATIONS.register("speed_measure")(_SpeedMeasure)
+ADAPTATIONS.register("dual_averaging")(_DualAveraging)
+ADAPTATIONS.register("none")(_Fixed)
+
+
+def _plain_results(results):
+    zero = tf.zeros([], results.final_state.dtype)
+    return RefinementResults(
+        results.final_state, results.accept_prob, results.num_nonfinite, zero, None, 0
+    )
+
+
+@keras.saving.register_keras_serializable(package="tf_smvae")
+class MCMCRefinement(keras.layers.Layer):
+    """A learned MALA/HMC kernel refining posterior draws z_0 into z_K.
+
+    #### Examples
+
+    ```python
+    refinement = MCMCRefinement(latent_dim=10, kernel="hmc", num_leapfrog_steps=2)
+    results = refinement.adapt(lambda z: model.log_joint(x, z), z0, seed)
+    ```
+
+    #### References
+
+    [1] Hirt, M., Kreouzis, V. and Dellaportas, P. Learning variational autoencoders via
+        MCMC speed measures. Statistics and Computing, 2024 (arXiv 2308.13731).
+    [2] Hoffman, M. D. and Gelman, A. The No-U-Turn sampler. JMLR 15, 2014 (dual
+        averaging).
+    """
+
+    def __init__(
+        self,
+        latent_dim,
+        kernel="mala",
+        adaptation="speed_measure",
+        preconditioner="diag",
+        num_steps=5,
+        num_leapfrog_steps=1,
+        init_step_size=0.1,
+        target_accept_prob=None,
+        entropy_weight=1.0,
+        entropy_weight_rate=0.02,
+        gradient_mode="stop_target_grads",
+        entropy_estimator="auto",
+        restart_each_batch=False,
+        **kwargs,
+    ):
+        """Creates the kernel's parameters and state.
+
+        Args:
+          latent_dim: d, the dimension of the chain state.
+          kernel: "mala" or "hmc".
+          adaptation: "speed_measure", "dual_averaging" or "none".
+          preconditioner: "identity", "diag" or "tril" (dual averaging: identity only).
+          num_steps: K transitions per refinement (static).
+          num_leapfrog_steps: L for HMC (static; 1 for MALA).
+          init_step_size: h_0.
+          target_accept_prob: a*; None takes the kernel's default (0.55 MALA, 0.65 HMC).
+          entropy_weight: beta_0.
+          entropy_weight_rate: rho_beta of the beta rule.
+          gradient_mode: "stop_target_grads" or "full".
+          entropy_estimator: "exact", "stochastic" or "auto" (HMC with L > 1).
+          restart_each_batch: dual averaging restarts at h_0 every batch (the paper's
+            code); off by default.
+          **kwargs: `keras.layers.Layer` arguments.
+
+        Raises:
+          ConfigError: naming the bad argument.
+        """
+        super().__init__(**kwargs)
+        spec = mcmc.KERNELS.get(kernel, field="kernel")
+        ADAPTATIONS.get(adaptation, field="adaptation")
+        mcmc.GRADIENT_MODES.get(gradient_mode, field="gradient_mode")
+        mcmc.LOG_DET_ESTIMATORS.get(entropy_estimator, field="entropy_estimator")
+        _check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps)
+        self.latent_dim = int(latent_dim)
+        self.kernel = kernel
+        self.adaptation = adaptation
+        self.preconditioner = preconditioner
+        self.num_steps = int(num_steps)
+        self.num_leapfrog_steps = int(num_leapfrog_steps) if kernel == "hmc" else 1
+        self.init_step_size = float(init_step_size)
+        self.target_accept_prob = float(target_accept_prob or spec.target_accept_prob)
+        self.entropy_weight_init = float(entropy_weight)
+        self.entropy_weight_rate = float(entropy_weight_rate)
+        self.gradient_mode = gradient_mode
+        self.entropy_estimator = entropy_estimator
+        self.restart_each_batch = bool(restart_each_batch)
+        self.kernel_parameters = mcmc.KernelParameters(
+            self.latent_dim, preconditioner=preconditioner, init_step_size=self.init_step_size
+        )
+        self.dual_averaging = mcmc.DualAveragingState(
+            init_step_size=self.init_step_size,
+            target_accept_prob=self.target_accept_prob,
+            restart_each_batch=self.restart_each_batch,
+        )
+        self.entropy_weight = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(self.entropy_weight_init),
+            trainable=False,
+            name="entropy_weight",
+        )
+        self.built = True
+
+    @property
+    def _adaptation(self):
+        return ADAPTATIONS.get(self.adaptation)
+
+    @property
+    def learns_by_gradient(self):
+        """Whether `adapt` returns kernel gradients for a kernel optimizer."""
+        return self._adaptation.learns_by_gradient
+
+    def step_size(self, training=False):
+        """h used for training (adapting) or evaluation (dual averaging: h-bar)."""
+        return self._adaptation.step_size(self, training)
+
+    def chain_options(self, seed):
+        """Keyword arguments shared by every chain runner."""
+        return dict(
+            num_steps=self.num_steps,
+            kernel=self.kernel,
+            num_leapfrog_steps=self.num_leapfrog_steps,
+            seed=seed,
+        )
+
+    def speed_measure_options(self):
+        return dict(gradient_mode=self.gradient_mode, entropy_estimator=self.entropy_estimator)
+
+    def update_entropy_weight(self, accept_prob):
+        """The beta rule, once per training step."""
+        self.entropy_weight.assign(
+            mcmc.update_entropy_weight(
+                self.entropy_weight.value,
+                tf.cast(accept_prob, self.entropy_weight.dtype),
+                self.target_accept_prob,
+                self.entropy_weight_rate,
+            )
+        )
+
+    def adapt(self, target_log_prob_fn, state, seed):
+        """K transitions from `state` while training; updates beta / dual averaging.
+
+        Args:
+          target_log_prob_fn: `[B, d] -> [B]`, the unnormalised log posterior.
+          state: `[B, d]` initial states (held constant).
+          seed: int32[2].
+
+        Returns:
+          `RefinementResults`.
+        """
+        return self._adaptation.adapt(self, target_log_prob_fn, tf.stop_gradient(state), seed)
+
+    def sample(self, target_log_prob_fn, state, seed, num_steps=None):
+        """K (or `num_steps`) transitions with the learned kernel; adapts nothing.
+
+        Args:
+          target_log_prob_fn: `[B, d] -> [B]`.
+          state: `[B, d]` initial states.
+          seed: int32[2].
+          num_steps: None (K), a Python int, or a scalar int tensor (then the chain runs
+            one transition per loop iteration and reports only its final state).
+
+        Returns:
+          `RefinementResults` (no gradients).
+        """
+        run = functools.partial(
+            mcmc.run_chain,
+            target_log_prob_fn,
+            step_size=tf.stop_gradient(self.step_size(training=False)),
+            scale_tril=_stop(self.kernel_parameters.scale_tril),
+            kernel=self.kernel,
+            num_leapfrog_steps=self.num_leapfrog_steps,
+        )
+        state = tf.stop_gradient(state)
+        if num_steps is None or isinstance(num_steps, int):
+            return _plain_results(run(state, num_steps=num_steps or self.num_steps, seed=seed))
+
+        def body(i, current):
+            step_seed = tf.random.experimental.stateless_fold_in(seed, i)
+            return i + 1, run(current, num_steps=1, seed=step_seed).final_state
+
+        _, final = tf.while_loop(lambda i, _: i < num_steps, body, (tf.constant(0), state))
+        return _plain_results(mcmc.ChainResults(final, tf.zeros([], final.dtype), 0, 0))
+
+    def diagnostics(self):
+        """Scalars logged per training step."""
+        return {
+            "step_size": tf.convert_to_tensor(self.step_size(training=True)),
+            "entropy_weight": self.entropy_weight.value,
+            "log_det_scale": self.kernel_parameters.log_det_scale,
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim,
+            kernel=self.kernel,
+            adaptation=self.adaptation,
+            preconditioner=self.preconditioner,
+            num_steps=self.num_steps,
+            num_leapfrog_steps=self.num_leapfrog_steps,
+            init_step_size=self.init_step_size,
+            target_accept_prob=self.target_accept_prob,
+            entropy_weight=self.entropy_weight_init,
+            entropy_weight_rate=self.entropy_weight_rate,
+            gradient_mode=self.gradient_mode,
+            entropy_estimator=self.entropy_estimator,
+            restart_each_batch=self.restart_each_batch,
+        )
+        return config
+
+
+def _stop(tensor):
+    return None if tensor is None else tf.stop_gradient(tensor)
+
+
+def _check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps):
+    mcmc.PRECONDITIONERS.get(preconditioner, field="preconditioner")
+    if adaptation == "dual_averaging" and preconditioner != "identity":
+        raise ConfigError(
+            "adaptation 'dual_averaging' adapts a scalar step size with C = identity; "
+            f"set preconditioner='identity' (got {preconditioner!r})."
+        )
+    if int(num_steps) < 1:
+        raise ConfigError(f"num_steps (K) must be >= 1, got {num_steps}.")
+    if kernel == "hmc" and int(num_leapfrog_steps) < 1:
+        raise ConfigError(f"num_leapfrog_steps (L) must be >= 1 for HMC, got {num_leapfrog_steps}.")

@@ -1,0 +1,275 @@
+"""The VAE whose decoder learns from MCMC-refined posterior samples (Algorithm 1).
+
+Phase 1 (epochs before `mcmc_start_epoch`): the plain ELBO. Phase 2, per batch x:
+  1. z_0 = mu(x) + sigma(x) * eps;
+  2. encoder loss -ELBO(x; z_0), gradient to the encoder only;
+  3. K transitions of the learned kernel from sg(z_0), accumulating the speed-measure
+     gradient for (h, C) and the acceptance;
+  4. generative loss -[log p(x|sg(z_K)) + log p(sg(z_K))], gradient to decoder, likelihood
+     and prior only;
+  5. one step of the model optimizer, one of the kernel optimizer, the beta rule.
+The phase switches inside one `fit` (the train function is rebuilt at the first MCMC
+epoch, so each phase compiles on its own).
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_smvae.model import vae as vae_lib
+from tf_smvae.model.refinement import MCMCRefinement
+from tf_smvae.util import seeds
+
+tfd = tfp.distributions
+
+__all__ = ["SpeedMeasureVAE"]
+
+_REFINEMENT_ARGS = (
+    "kernel",
+    "adaptation",
+    "preconditioner",
+    "num_mcmc_steps",
+    "num_leapfrog_steps",
+    "init_step_size",
+    "target_accept_prob",
+    "entropy_weight",
+    "entropy_weight_rate",
+    "gradient_mode",
+    "entropy_estimator",
+    "restart_each_batch",
+)
+_MCMC_METRICS = (
+    "generative_loss",
+    "acceptance",
+    "step_size",
+    "entropy_weight",
+    "log_det_scale",
+    "entropy",
+    "rejected_nonfinite",
+    "dropped_kernel_grads",
+)
+_COUNTS = ("rejected_nonfinite", "dropped_kernel_grads")
+
+
+class _MCMCPhase(keras.callbacks.Callback):
+    """Switches a `SpeedMeasureVAE` into the MCMC phase at `mcmc_start_epoch`."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.set_mcmc_phase(epoch >= self.model.mcmc_start_epoch)
+
+
+@keras.saving.register_keras_serializable(package="tf_smvae")
+class SpeedMeasureVAE(vae_lib.VAE):
+    """VAE trained with posterior samples refined by an adaptive MALA/HMC kernel.
+
+    #### Examples
+
+    ```python
+    model = tf_smvae.SpeedMeasureVAE(
+        (28, 28, 1), 10, kernel="hmc", num_mcmc_steps=10, num_leapfrog_steps=2,
+        preconditioner="tril", mcmc_start_epoch=90)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  kernel_optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    model.fit(train, epochs=100)  # 90 ELBO epochs, then 10 MCMC-coupled epochs
+    ```
+
+    #### References
+
+    [1] Hirt, M., Kreouzis, V. and Dellaportas, P. Learning variational autoencoders via
+        MCMC speed measures. Statistics and Computing, 2024 (arXiv 2308.13731),
+        Algorithm 1.
+    [2] Hoffman, M. D. Learning deep latent Gaussian models with Markov chain Monte
+        Carlo. ICML 2017.
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        latent_dim,
+        mcmc_start_epoch=0,
+        num_eval_chains=16,
+        eval_proposal="mean",
+        refinement=None,
+        **kwargs,
+    ):
+        """Builds the VAE and its kernel.
+
+        Args:
+          image_shape: (H, W, C) of one example.
+          latent_dim: d.
+          mcmc_start_epoch: epochs of plain-ELBO pre-training before the MCMC phase.
+          num_eval_chains: M chains per example for the evaluation proposal.
+          eval_proposal: "mean" (r = N(mean of the M chain ends, tau diag sigma^2)) or
+            "mixture" (an equal-weight mixture centred at each chain end).
+          refinement: an `MCMCRefinement` (or its serialised config); None builds one from
+            the keyword arguments `kernel`, `adaptation`, `preconditioner`,
+            `num_mcmc_steps`, `num_leapfrog_steps`, `init_step_size`,
+            `target_accept_prob`, `entropy_weight`, `entropy_weight_rate`,
+            `gradient_mode`, `entropy_estimator`, `restart_each_batch`.
+          **kwargs: `VAE` arguments.
+        """
+        options = {name: kwargs.pop(name) for name in _REFINEMENT_ARGS if name in kwargs}
+        if "num_mcmc_steps" in options:
+            options["num_steps"] = options.pop("num_mcmc_steps")
+        super().__init__(image_shape, latent_dim, **kwargs)
+        self.refinement = vae_lib._deserialize(refinement) or MCMCRefinement(
+            self.latent_dim, **options
+        )
+        self.mcmc_start_epoch = int(mcmc_start_epoch)
+        self.num_eval_chains = int(num_eval_chains)
+        self.eval_proposal = eval_proposal
+        self.mcmc_phase = self.add_weight(
+            shape=(), dtype="int32", initializer="zeros", trainable=False, name="mcmc_phase"
+        )
+        self._mcmc_active = False
+        self.kernel_optimizer = None
+
+    def _metric_names(self):
+        return vae_lib._METRIC_NAMES + _MCMC_METRICS
+
+    def _make_tracker(self, name):
+        return keras.metrics.Sum(name=name) if name in _COUNTS else super()._make_tracker(name)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            mcmc_start_epoch=self.mcmc_start_epoch,
+            num_eval_chains=self.num_eval_chains,
+            eval_proposal=self.eval_proposal,
+            refinement=keras.saving.serialize_keras_object(self.refinement),
+        )
+        return config
+
+    # -- optimizers ----------------------------------------------------------------------
+
+    def compile(self, optimizer="adam", kernel_optimizer=None, **kwargs):
+        """Compiles with a model optimizer and a kernel optimizer (default Adam(1e-3)).
+
+        Args:
+          optimizer: optimizer of the encoder, decoder, likelihood and prior.
+          kernel_optimizer: optimizer of the step size and preconditioner.
+          **kwargs: `keras.Model.compile` arguments (`jit_compile`, ...).
+        """
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.network_variables)
+        self.kernel_optimizer = keras.optimizers.get(kernel_optimizer or "adam")
+        self.kernel_optimizer.build(self.refinement.kernel_parameters.trainable_variables)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if self.kernel_optimizer is not None:
+            config["kernel_optimizer"] = keras.saving.serialize_keras_object(self.kernel_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    @property
+    def network_variables(self):
+        kernel_ids = {id(v) for v in self.refinement.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) not in kernel_ids]
+
+    # -- phases --------------------------------------------------------------------------
+
+    def set_mcmc_phase(self, active):
+        """Enters (or leaves) the MCMC phase; rebuilds the train function on a change."""
+        active = bool(active)
+        self.mcmc_phase.assign(int(active))
+        if active != self._mcmc_active:
+            self._mcmc_active = active
+            if self.compiled:
+                self.make_train_function(force=True)
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, switching to the MCMC phase at `mcmc_start_epoch`."""
+        callbacks = [*(callbacks or []), _MCMCPhase()]
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    def train_step(self, data):
+        if not self._mcmc_active:
+            return super().train_step(data)
+        return self._mcmc_train_step(vae_lib._images(data))
+
+    def _mcmc_train_step(self, x):
+        elbo_seed, chain_seed = seeds.split_seed(self.next_seed("mcmc_train_step"), 2, "mcmc")
+        encoder_variables = self.encoder.trainable_variables
+        encoder_ids = {id(v) for v in encoder_variables}
+        generative_variables = [v for v in self.network_variables if id(v) not in encoder_ids]
+        with tf.GradientTape() as tape:
+            loss, logs, terms = self._elbo_loss(x, elbo_seed)
+        encoder_grads = tape.gradient(loss, encoder_variables)
+        chain = self.refinement.adapt(
+            lambda z: self.log_joint(x, z), tf.stop_gradient(terms["z"]), chain_seed
+        )
+        with tf.GradientTape() as tape:
+            generative_loss = -tf.reduce_mean(
+                self.log_joint(x, tf.stop_gradient(chain.final_state))
+            )
+        generative_grads = tape.gradient(generative_loss, generative_variables)
+        self.optimizer.apply(
+            encoder_grads + generative_grads, encoder_variables + generative_variables
+        )
+        if chain.kernel_grads is not None:
+            self.kernel_optimizer.apply(
+                chain.kernel_grads, self.refinement.kernel_parameters.trainable_variables
+            )
+        logs.update(
+            generative_loss=generative_loss,
+            acceptance=chain.accept_prob,
+            entropy=chain.entropy,
+            rejected_nonfinite=chain.num_nonfinite,
+            dropped_kernel_grads=chain.dropped_grads,
+            **self.refinement.diagnostics(),
+        )
+        return self._update_metrics(logs)
+
+    # -- evaluation and sampling -----------------------------------------------------------
+
+    def _chain_ends(self, x, num_chains, seed, num_steps=None):
+        """M chains per example from encoder draws: returns (ends [M, B, d], scale [B, d])."""
+        init_seed, chain_seed = seeds.split_seed(seed, 2, salt="chain_ends")
+        loc, scale = self.encode(x)
+        noise = tf.random.stateless_normal(
+            tf.concat([[num_chains], tf.shape(loc)], 0), seed=init_seed, dtype=loc.dtype
+        )
+        start = tf.reshape(loc + scale * noise, [-1, self.latent_dim])
+        tiled = tf.reshape(
+            tf.repeat(x[tf.newaxis], num_chains, axis=0),
+            tf.concat([[-1], tf.shape(x)[1:]], 0),
+        )
+        results = self.refinement.sample(
+            lambda z: self.log_joint(tiled, z), start, chain_seed, num_steps=num_steps
+        )
+        ends = tf.reshape(results.final_state, [num_chains, -1, self.latent_dim])
+        return ends, scale
+
+    def importance_proposal(self, x, tau, seed=None):
+        """r(z|x) centred on M refined chains (DESIGN section 6); adapts nothing.
+
+        The chains run before any particle is drawn, so the estimator stays unbiased
+        given them.
+        """
+        ends, scale = self._chain_ends(x, self.num_eval_chains, seed)
+        scale = scale * tf.sqrt(tf.cast(tau, scale.dtype))
+        if self.eval_proposal == "mixture":
+            components = tfd.MultivariateNormalDiag(
+                loc=tf.transpose(ends, [1, 0, 2]), scale_diag=scale[:, tf.newaxis, :]
+            )
+            num_chains, batch = tf.shape(ends)[0], tf.shape(ends)[1]
+            weights = tfd.Categorical(logits=tf.zeros([batch, num_chains], scale.dtype))
+            return tfd.MixtureSameFamily(weights, components)
+        return tfd.MultivariateNormalDiag(loc=tf.reduce_mean(ends, 0), scale_diag=scale)
+
+    def refine(self, x, num_steps=None, seed=0):
+        """MCMC-refined posterior samples: one chain per example from an encoder draw.
+
+        Args:
+          x: images [B, *image_shape].
+          num_steps: transitions (default: the training K).
+          seed: int or int32[2] seed.
+
+        Returns:
+          [B, d] latent samples after `num_steps` transitions of the learned kernel.
+        """
+        ends, _ = self._chain_ends(x, 1, seeds.as_seed(seed), num_steps=num_steps)
+        return ends[0]
