@@ -151,3 +151,54 @@ def test_sigkill_mid_epoch_then_rerun_resumes(tmp_path):
 
     _, model = train_lib.restore_model(workdir)
     assert int(model.optimizer.iterations.numpy()) == 40
+
+
+_REFINE_CLIENT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+x = np.load(sys.argv[2])
+z = loaded.refine(x, tf.constant(3), tf.constant([0, 4]))
+print(json.dumps({"refined": z.numpy().tolist()}))
+"""
+
+
+def test_mcmc_run_exports_a_refine_endpoint(tmp_path):
+    workdir = str(tmp_path / "run")
+    _run(
+        "train.py",
+        f"--config={SMOKE}",
+        f"--workdir={workdir}",
+        "--kernel=hmc",
+        "--num_mcmc_steps=2",
+        "--num_leapfrog_steps=2",
+        "--preconditioner=tril",
+        "--mcmc_start_epoch=1",
+        "--kernel_learning_rate=0.01",
+    )
+    with open(os.path.join(workdir, "metrics.jsonl")) as stream:
+        records = [json.loads(line) for line in stream]
+    assert "acceptance" not in records[0] and "acceptance" in records[1]
+    out = _run("export.py", f"--workdir={workdir}")
+    assert "refine" in out
+    x = (np.random.default_rng(1).random((3, 28, 28, 1)) > 0.5).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    client = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _REFINE_CLIENT,
+            os.path.join(workdir, "export"),
+            str(tmp_path / "x.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert client.returncode == 0, client.stderr[-3000:]
+    refined = np.asarray(json.loads(client.stdout.strip().splitlines()[-1])["refined"])
+    from tf_smvae.training import train_lib
+
+    _, model = train_lib.restore_model(workdir)
+    np.testing.assert_allclose(refined, model.refine(x, 3, seed=[0, 4]), rtol=1e-4, atol=1e-4)

@@ -94,11 +94,21 @@ def test_changed_config_is_refused(tmp_path):
         ("model.likelihood", "poisson", "model.likelihood"),
         ("kernel.name", "nuts", "kernel.name"),
         ("dataset.binarization", "random", "dataset.binarization"),
+        ("kernel.adaptation", "adam", "kernel.adaptation"),
+        ("kernel.preconditioner", "full", "kernel.preconditioner"),
+        ("kernel.num_leapfrog_steps", 0, "kernel.num_leapfrog_steps"),
+        ("kernel.num_steps", 0, "kernel.num_steps"),
+        ("kernel.learning_rate", -0.1, "kernel.learning_rate"),
+        ("kernel.mcmc_start_epoch", 2, "kernel.mcmc_start_epoch"),
+        ("kernel.target_accept_prob", 1.5, "kernel.target_accept_prob"),
+        ("kernel.entropy_estimator", "lanczos", "kernel.entropy_estimator"),
     ],
 )
 def test_bad_config_fields_are_named(field, value, message):
     config = smoke.get_config()
     section, leaf = field.split(".")
+    if section == "kernel":
+        config.kernel.name = "hmc"
     config[section][leaf] = value
     with pytest.raises(ConfigError, match=message):
         validation.validate_config(config)
@@ -109,3 +119,28 @@ def test_unknown_config_key_is_named():
     config.train.epoch_count = 3
     with pytest.raises(ConfigError, match="train.epoch_count"):
         validation.validate_config(config, reference=base.get_config())
+
+
+def test_dual_averaging_needs_the_identity_preconditioner():
+    config = smoke.get_config()
+    config.kernel.name = "mala"
+    config.kernel.adaptation = "dual_averaging"
+    with pytest.raises(ConfigError, match="kernel.preconditioner"):
+        validation.validate_config(config)
+
+
+def test_svhn_with_mala_trains_through_tfds(tmp_path):
+    # `bin/train.py --dataset=svhn --kernel=mala` on tfds's mock SVHN (no download here).
+    import tensorflow_datasets as tfds
+
+    config = smoke.get_config()
+    config.dataset.name = "svhn"
+    config.kernel.name = "mala"
+    config.kernel.num_steps = 2
+    config.train.epochs = 1
+    config.train.checkpoint_every_steps = 0
+    with tfds.testing.mock_data(num_examples=100):
+        model = train_lib.run(config, str(tmp_path))
+    assert model.image_shape == (32, 32, 3)
+    record = _read_metrics(str(tmp_path))[-1]
+    assert 0.0 < record["acceptance"] <= 1.0 and "step_size" in record

@@ -228,11 +228,8 @@ class SpeedMeasureVAE(vae_lib.VAE):
     def _chain_ends(self, x, num_chains, seed, num_steps=None):
         """M chains per example from encoder draws: returns (ends [M, B, d], scale [B, d])."""
         init_seed, chain_seed = seeds.split_seed(seed, 2, salt="chain_ends")
-        loc, scale = self.encode(x)
-        noise = tf.random.stateless_normal(
-            tf.concat([[num_chains], tf.shape(loc)], 0), seed=init_seed, dtype=loc.dtype
-        )
-        start = tf.reshape(loc + scale * noise, [-1, self.latent_dim])
+        _, scale = self.encode(x)
+        start = tf.reshape(self.sample_posterior(x, num_chains, init_seed), [-1, self.latent_dim])
         tiled = tf.reshape(
             tf.repeat(x[tf.newaxis], num_chains, axis=0),
             tf.concat([[-1], tf.shape(x)[1:]], 0),
@@ -271,5 +268,10 @@ class SpeedMeasureVAE(vae_lib.VAE):
         Returns:
           [B, d] latent samples after `num_steps` transitions of the learned kernel.
         """
+        # Always the tensor-count path, so eager calls and the SavedModel endpoint (which
+        # takes num_steps as a tensor) draw the same random stream.
+        if num_steps is None:
+            num_steps = self.refinement.num_steps
+        num_steps = tf.convert_to_tensor(num_steps, tf.int32)
         ends, _ = self._chain_ends(x, 1, seeds.as_seed(seed), num_steps=num_steps)
         return ends[0]
