@@ -1,7 +1,9 @@
-r"""Training throughput of tf_smvae's VAE against a minimal hand-written Keras VAE.
+r"""Training throughput: tf_smvae's VAE against a hand-written Keras VAE, and the
+MCMC-coupled `SpeedMeasureVAE` steps against the decoder passes they need.
 
-    python bench/throughput.py            # a table of examples/second and ratios
-    python bench/throughput.py --json     # ... and one JSON line at the end
+    python bench/throughput.py                           # both tables (~1-2 min, 2 cores)
+    python bench/throughput.py --json                    # ... and one JSON line at the end
+    python bench/throughput.py --mcmc_only --mcmc_steps 10 --repeats 2   # ~30 seconds
 
 Both models: Fashion-MNIST shapes (28x28x1), MLP 2 x 200 ReLU encoder and decoder,
 latent 10, Bernoulli likelihood, analytic KL, Adam, batch 100. Each is timed through
@@ -9,6 +11,18 @@ latent 10, Bernoulli likelihood, analytic KL, Adam, batch 100. Each is timed thr
 process; repeats alternate between the models and the best of them is kept, so the
 ratios compare like with like on a machine that is doing other work. Run by hand, not
 in CI.
+
+The MCMC table (DESIGN section 12) times one training step of `SpeedMeasureVAE` in the
+MCMC phase from the first step (`mcmc_start_epoch=0`, diag C, XLA) through `fit`, as a
+multiple of ONE decoder pass: the decoder MLP z [100, 10] -> logits [100, 784], the
+Bernoulli log-prob and its gradient w.r.t. z and the decoder weights, XLA-compiled and
+timed in the same process (a static loop of passes inside one compiled function, so that
+no dispatch overhead is counted). The bound is the number of such passes the algorithm
+needs: K (L + 1) + 2 (MALA: L = 1), plus 2 per Hessian-vector product of the HMC entropy
+estimator. The `exact` estimator (`auto` picks it for d <= 16) forms
+B = xi C^T Hess U(q_m) C per chain from d HVPs per transition
+(`log_det.potential_hessian`: one `batch_jacobian` of the d-dimensional gradient), so
+HMC with speed-measure adaptation adds 2 d K passes; dual averaging adds none.
 """
 
 import json
@@ -31,6 +45,10 @@ flags.DEFINE_integer("batch_size", 100, "Examples per step.")
 flags.DEFINE_integer("latent_dim", 10, "Latent dimension.")
 flags.DEFINE_integer("steps", 300, "Timed steps per repeat.")
 flags.DEFINE_integer("repeats", 3, "Timed repeats per model (best kept).")
+flags.DEFINE_integer("mcmc_steps", 20, "Timed MCMC-coupled training steps per repeat.")
+flags.DEFINE_integer("decoder_passes", 50, "Decoder passes per timed call of the reference.")
+flags.DEFINE_bool("mcmc_only", False, "Only the MCMC table (skip VAE vs hand-written Keras).")
+flags.DEFINE_bool("vae_only", False, "Only the VAE vs hand-written Keras table.")
 flags.DEFINE_bool("json", False, "End with one JSON line of the figures.")
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -117,15 +135,131 @@ def measure(jit_compile, batch_size, latent_dim, steps, repeats):
     return best
 
 
-def main(argv):
-    del argv
-    f = flags.FLAGS
-    results = {}
-    print(
-        f"batch {f.batch_size}, latent {f.latent_dim}, MLP 2x{HIDDEN}, {f.steps} steps x "
-        f"{f.repeats} repeats, {os.cpu_count()} CPUs, devices: "
-        f"{[d.device_type for d in tf.config.list_logical_devices()]}"
+# name -> (key of the JSON figures, SpeedMeasureVAE arguments beyond the shared ones).
+MCMC_MODELS = {
+    "gradMALA-D K=5": ("mala", dict(kernel="mala", num_mcmc_steps=5)),
+    "gradHMC-D K=10 L=2": ("hmc", dict(kernel="hmc", num_mcmc_steps=10, num_leapfrog_steps=2)),
+    "dsHMC K=10 L=2": (
+        "dshmc",
+        dict(
+            kernel="hmc",
+            num_mcmc_steps=10,
+            num_leapfrog_steps=2,
+            adaptation="dual_averaging",
+            preconditioner="identity",
+        ),
+    ),
+}
+MCMC_SHARED = dict(mcmc_start_epoch=0, preconditioner="diag", adaptation="speed_measure")
+
+
+def entropy_hessian_vector_products(refinement):
+    """Hessian-vector products per training step of the HMC entropy estimator.
+
+    Only speed-measure HMC with L > 1 estimates log det(I - B); the `exact` estimator
+    (what `auto` picks for d <= 16) builds B from d HVPs per transition, K transitions.
+    """
+    if not (
+        refinement.adaptation == "speed_measure"
+        and refinement.kernel == "hmc"
+        and refinement.num_leapfrog_steps > 1
+    ):
+        return 0
+    estimator = refinement.entropy_estimator
+    if estimator == "auto":
+        estimator = "exact" if refinement.latent_dim <= 16 else "stochastic"
+    if estimator != "exact":
+        raise NotImplementedError("The bound here counts the exact estimator's HVPs only.")
+    return refinement.latent_dim * refinement.num_steps
+
+
+def decoder_pass_bound(refinement):
+    """K (L + 1) + 2 decoder passes, plus 2 per entropy-estimator HVP (DESIGN section 12)."""
+    num_passes = refinement.num_steps * (refinement.num_leapfrog_steps + 1) + 2
+    return num_passes + 2 * entropy_hessian_vector_products(refinement)
+
+
+def _mcmc_models(latent_dim):
+    models = {}
+    for name, (_, kwargs) in MCMC_MODELS.items():
+        model = tf_smvae.SpeedMeasureVAE(IMAGE_SHAPE, latent_dim, **{**MCMC_SHARED, **kwargs})
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            kernel_optimizer=keras.optimizers.Adam(1e-3),
+            jit_compile=True,
+        )
+        models[name] = model
+    return models
+
+
+def _decoder_passes(model, batch_size, latent_dim, num_passes):
+    """A compiled function running `num_passes` dependent decoder forward+backward passes.
+
+    Each pass: logits of z [B, d], the Bernoulli log-prob of x (its value is used, as a
+    chain uses it), its gradient w.r.t. z and the decoder weights; z moves along its
+    gradient and the values and weight gradients are summed, so that XLA can neither hoist
+    nor drop any part of a pass.
+    """
+    rng = np.random.default_rng(1)
+    x = tf.constant((rng.random((batch_size,) + IMAGE_SHAPE) > 0.7).astype(np.float32))
+    z = tf.constant(rng.standard_normal((batch_size, latent_dim)).astype(np.float32))
+    variables = model.decoder.trainable_variables
+
+    @tf.function(jit_compile=True)
+    def passes(z):
+        def body(i, z, total, sums):
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                log_prob = tf.reduce_sum(model.log_likelihood_given_latent(x, z))
+            grad_z, *grads = tape.gradient(log_prob, [z] + variables)
+            sums = [s + g for s, g in zip(sums, grads)]
+            return i + 1, z + 1e-4 * grad_z, total + log_prob, sums
+
+        loop_vars = (0, z, 0.0, [tf.zeros_like(v) for v in variables])
+        _, z, total, sums = tf.while_loop(
+            lambda i, *_: i < num_passes, body, loop_vars, maximum_iterations=num_passes
+        )
+        return total + tf.reduce_sum(z) + tf.add_n([tf.reduce_sum(s) for s in sums])
+
+    def seconds_per_pass():
+        start = time.perf_counter()
+        passes(z).numpy()
+        return (time.perf_counter() - start) / num_passes
+
+    return seconds_per_pass
+
+
+def _seconds_per_step(model, dataset, steps):
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+    return (time.perf_counter() - start) / steps
+
+
+def measure_mcmc(batch_size, latent_dim, steps, repeats, num_passes):
+    """Best seconds per training step of each MCMC model and per decoder pass.
+
+    Repeats alternate between the decoder reference and the models.
+    """
+    dataset = _dataset(batch_size)
+    models = _mcmc_models(latent_dim)
+    models["tf_smvae.VAE (ELBO)"] = tf_smvae.VAE(IMAGE_SHAPE, latent_dim)
+    models["tf_smvae.VAE (ELBO)"].compile(keras.optimizers.Adam(1e-3), jit_compile=True)
+    decoder_pass = _decoder_passes(
+        models["tf_smvae.VAE (ELBO)"], batch_size, latent_dim, num_passes
     )
+    decoder_pass()  # compile
+    for model in models.values():  # compile and warm up
+        _seconds_per_step(model, dataset, 2)
+    best = {name: float("inf") for name in ["decoder pass", *models]}
+    for _ in range(repeats):
+        best["decoder pass"] = min(best["decoder pass"], decoder_pass())
+        for name, model in models.items():
+            best[name] = min(best[name], _seconds_per_step(model, dataset, steps))
+        best["decoder pass"] = min(best["decoder pass"], decoder_pass())
+    return best, models
+
+
+def _vae_table(f, results):
     print(f"{'jit_compile':>12} {'tf_smvae.VAE':>14} {'hand-written':>14} {'ratio':>7}")
     for jit_compile in (True, False):
         best = measure(jit_compile, f.batch_size, f.latent_dim, f.steps, f.repeats)
@@ -137,6 +271,48 @@ def main(argv):
         print(f"{jit_compile!s:>12} {ours:>12.0f}/s {reference:>12.0f}/s {reference / ours:>6.2f}x")
     # Time of our step as a multiple of the hand-written one (1.0 = as fast; lower is better).
     results["vae_step_vs_keras"] = results["vae_step_vs_keras_xla"]
+
+
+def _mcmc_table(f, results):
+    best, models = measure_mcmc(
+        f.batch_size, f.latent_dim, f.mcmc_steps, f.repeats, f.decoder_passes
+    )
+    decoder_pass = best.pop("decoder pass")
+    print(
+        f"MCMC-coupled steps (XLA, diag C) in decoder passes; one pass = "
+        f"{1e3 * decoder_pass:.3f} ms"
+    )
+    print(f"{'model':>20} {'step ms':>9} {'passes':>8} {'bound':>6} {'measured/bound':>15}")
+    for name, seconds in best.items():
+        multiple = seconds / decoder_pass
+        if name not in MCMC_MODELS:
+            print(f"{name:>20} {1e3 * seconds:>9.2f} {multiple:>8.1f} {'-':>6} {'-':>15}")
+            continue
+        key = MCMC_MODELS[name][0]
+        bound = decoder_pass_bound(models[name].refinement)
+        print(
+            f"{name:>20} {1e3 * seconds:>9.2f} {multiple:>8.1f} {bound:>6d} "
+            f"{multiple / bound:>14.2f}x"
+        )
+        results[f"{key}_step_passes"] = round(multiple, 2)
+        results[f"{key}_step_bound"] = bound
+        results[f"{key}_step_vs_bound"] = round(multiple / bound, 3)
+    results["decoder_pass_ms"] = round(1e3 * decoder_pass, 4)
+
+
+def main(argv):
+    del argv
+    f = flags.FLAGS
+    results = {}
+    print(
+        f"batch {f.batch_size}, latent {f.latent_dim}, MLP 2x{HIDDEN}, {f.repeats} repeats of "
+        f"{f.steps} VAE / {f.mcmc_steps} MCMC steps, {os.cpu_count()} CPUs, devices: "
+        f"{[d.device_type for d in tf.config.list_logical_devices()]}"
+    )
+    if not f.mcmc_only:
+        _vae_table(f, results)
+    if not f.vae_only:
+        _mcmc_table(f, results)
     if f.json:
         print(json.dumps(results))
 
