@@ -118,20 +118,8 @@ class VAE(keras.Model):
         self.seed = int(seed)
         self.likelihood = self._make_likelihood(_deserialize(likelihood))
         self.prior = self._make_prior(_deserialize(prior))
-        self.encoder = _deserialize(encoder) or nn.make_encoder(
-            network,
-            self.image_shape,
-            self.latent_dim,
-            scale_fn=scale_fn,
-            **self._network_kwargs,
-        )
-        self.decoder = _deserialize(decoder) or nn.make_decoder(
-            network,
-            self.image_shape,
-            self.latent_dim,
-            self.likelihood.num_params,
-            **self._network_kwargs,
-        )
+        self.encoder = _deserialize(encoder) or self._make_encoder()
+        self.decoder = _deserialize(decoder) or self._make_decoder()
         self._custom = {"encoder": encoder is not None, "decoder": decoder is not None}
         self._seed_state = self.add_weight(
             shape=(2,),
@@ -156,6 +144,26 @@ class VAE(keras.Model):
         if isinstance(prior, str):
             return priors.make_prior(prior, self.latent_dim, self.image_shape, **self._prior_kwargs)
         return prior
+
+    def _make_encoder(self):
+        """The named network's encoder; models with other inference networks override it."""
+        return nn.make_encoder(
+            self._network,
+            self.image_shape,
+            self.latent_dim,
+            scale_fn=self.scale_fn,
+            **self._network_kwargs,
+        )
+
+    def _make_decoder(self):
+        """The named network's decoder; models with other generative networks override it."""
+        return nn.make_decoder(
+            self._network,
+            self.image_shape,
+            self.latent_dim,
+            self.likelihood.num_params,
+            **self._network_kwargs,
+        )
 
     def _build_weights(self):
         """Runs every sub-layer once so that all weights exist before training or loading."""
@@ -221,6 +229,23 @@ class VAE(keras.Model):
         """The amortised posterior q(z|x) as a tfd distribution, batch [B], event [d]."""
         loc, scale = self.encode(x)
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+
+    def sample_posterior(self, x, num_samples, seed):
+        """Reparameterised draws z ~ q(z|x), e.g. the starting states of MCMC chains.
+
+        Args:
+          x: images [B, *image_shape].
+          num_samples: draws per example (int or scalar int tensor).
+          seed: int32[2] seed.
+
+        Returns:
+          [num_samples, B, d].
+        """
+        loc, scale = self.encode(x)
+        noise = tf.random.stateless_normal(
+            tf.concat([[num_samples], tf.shape(loc)], 0), seed=seed, dtype=loc.dtype
+        )
+        return loc + scale * noise
 
     def prior_distribution(self):
         """The prior p(z) as a tfd distribution with event shape [d]."""
