@@ -31,6 +31,20 @@ def _compile(model, kernel_learning_rate=1e-2):
     return model
 
 
+def _linear_model(case, **kwargs):
+    """A SpeedMeasureVAE (MALA) around the linear-Gaussian test model's networks."""
+    plain = case.model()
+    return tf_smvae.SpeedMeasureVAE(
+        plain.image_shape,
+        plain.latent_dim,
+        likelihood=plain.likelihood,
+        encoder=plain.encoder,
+        decoder=plain.decoder,
+        kernel="mala",
+        **kwargs,
+    )
+
+
 def _kernel_state(model):
     return [v.numpy().copy() for v in model.refinement.weights]
 
@@ -120,17 +134,7 @@ def test_mcmc_proposal_keeps_the_estimator_exact_on_the_linear_model():
     # The chains only move the proposal's centre; with the linear-Gaussian model the IS
     # estimate must still equal the exact log p(x) (tolerance as for the plain VAE).
     case = LinearGaussianCase(num_points=10)
-    plain = case.model()
-    model = tf_smvae.SpeedMeasureVAE(
-        plain.image_shape,
-        plain.latent_dim,
-        likelihood=plain.likelihood,
-        encoder=plain.encoder,
-        decoder=plain.decoder,
-        kernel="mala",
-        init_step_size=0.3,
-        num_mcmc_steps=5,
-    )
+    model = _linear_model(case, init_step_size=0.3, num_mcmc_steps=5)
     for proposal in ("mean", "mixture"):
         model.eval_proposal = proposal
         result = tf_smvae.evaluation.log_likelihood(
@@ -144,16 +148,7 @@ def test_refine_moves_samples_toward_the_exact_posterior():
     # MALA chains from a deliberately wrong start (encoder mean shifted by +2) must end
     # near the exact posterior mean of the linear model.
     case = LinearGaussianCase(num_points=6)
-    plain = case.model()
-    model = tf_smvae.SpeedMeasureVAE(
-        plain.image_shape,
-        plain.latent_dim,
-        likelihood=plain.likelihood,
-        encoder=plain.encoder,
-        decoder=plain.decoder,
-        kernel="mala",
-        init_step_size=0.2,
-    )
+    model = _linear_model(case, init_step_size=0.2)
     x = tf.constant(np.repeat(case.x, 400, axis=0))
     exact_mean = (case.x.reshape(6, -1) - case.bias) @ case.mean_map.T
     start = model.encode(x)[0] + 2.0
