@@ -24,8 +24,13 @@ def get_config():
     config.dataset.num_test_examples = config_dict.placeholder(int)
 
     config.model = ml_collections.ConfigDict()
-    config.model.name = "vae"
+    config.model.name = "vae"  # vae | hvae (top-down hierarchical)
     config.model.latent_dim = 10
+    config.model.latent_dims = (5, 10)  # hvae only: (n_1, ..., n_L), top layer first
+    config.model.feature_dim = 64  # hvae only: width of the deterministic features d_l, e_l
+    config.model.block_units = (64,)  # hvae only: hidden widths of the small top-down MLPs
+    config.model.residual = True  # hvae only: residual skips d_l = d_{l-1} + f_l(...)
+    config.model.min_prior_scale = 1e-3  # hvae only: floor s_min of the prior scales
     config.model.network = "mlp"  # mlp | conv
     config.model.hidden_units = (200, 200)  # mlp only
     config.model.scale_fn = "softplus"  # encoder scale: softplus | exp

@@ -13,12 +13,20 @@ from tf_smvae import mcmc
 from tf_smvae import model
 from tf_smvae import nn
 from tf_smvae.model import VAE
+from tf_smvae.model import HierarchicalVAE
+from tf_smvae.model import LinearGaussianHVAE
+from tf_smvae.model import SpeedMeasureHierarchicalVAE
+from tf_smvae.model import SpeedMeasureLinearGaussianHVAE
 from tf_smvae.model import SpeedMeasureVAE
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VAE",
+    "HierarchicalVAE",
+    "LinearGaussianHVAE",
+    "SpeedMeasureHierarchicalVAE",
+    "SpeedMeasureLinearGaussianHVAE",
     "SpeedMeasureVAE",
     "data",
     "evaluation",

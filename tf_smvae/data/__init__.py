@@ -11,6 +11,7 @@ import tf_smvae.data.idx_sources  # noqa: F401
 import tf_smvae.data.image_folder  # noqa: F401
 import tf_smvae.data.npz  # noqa: F401
 import tf_smvae.data.tfds_sources  # noqa: F401
+from tf_smvae.data import linear_gaussian  # registers linear_gaussian*
 from tf_smvae.data.idx import read_idx
 from tf_smvae.data.pipeline import info
 from tf_smvae.data.pipeline import load
@@ -27,6 +28,7 @@ __all__ = [
     "SOURCES",
     "DatasetInfo",
     "info",
+    "linear_gaussian",
     "load",
     "load_arrays",
     "read_idx",

@@ -10,8 +10,8 @@ A source is an object registered in `SOURCES` under the dataset's name, with two
 `image_size` reaches a source already normalised to None or (height, width).
 
 Registered here by the modules of this package: `mnist`, `fashion_mnist` (idx_sources),
-`omniglot`, `svhn`, `cifar10`, `binarized_mnist` (tfds_sources), `image_folder`, `npz`.
-`linear_gaussian` (simulated, seeded; DESIGN section 3) will register here in a later issue.
+`omniglot`, `svhn`, `cifar10`, `binarized_mnist` (tfds_sources), `image_folder`, `npz`,
+`linear_gaussian` and `linear_gaussian_50_100` (simulated, seeded; DESIGN section 3).
 """
 
 import collections

@@ -6,6 +6,7 @@ import keras
 
 from tf_smvae import data
 from tf_smvae import mcmc
+from tf_smvae.model import hierarchical
 from tf_smvae.model import speed_measure_vae
 from tf_smvae.model import vae as vae_lib
 from tf_smvae.util.registry import Registry
@@ -107,6 +108,24 @@ def _build_vae(config, image_shape):
     if _uses_mcmc(config):
         return speed_measure_vae.SpeedMeasureVAE(**kwargs, **_refinement_kwargs(config))
     return vae_lib.VAE(**kwargs)
+
+
+@MODELS.register("hvae")
+def _build_hvae(config, image_shape):
+    kwargs = _vae_kwargs(config, image_shape)
+    for name in ("latent_dim", "prior", "prior_kwargs"):
+        kwargs.pop(name)
+    model_config = config.model
+    kwargs.update(
+        latent_dims=tuple(model_config.latent_dims),
+        feature_dim=model_config.feature_dim,
+        block_units=tuple(model_config.block_units),
+        residual=model_config.residual,
+        min_prior_scale=model_config.min_prior_scale,
+    )
+    if _uses_mcmc(config):
+        return hierarchical.SpeedMeasureHierarchicalVAE(**kwargs, **_refinement_kwargs(config))
+    return hierarchical.HierarchicalVAE(**kwargs)
 
 
 def compile_model(model, config):

@@ -4,13 +4,45 @@ from absl import flags
 
 __all__ = ["SHORT_FLAGS", "apply_short_flags", "define_short_flags"]
 
+
+class _IntListParser(flags.ListParser):
+    """Parses "5,10" into the tuple (5, 10)."""
+
+    def parse(self, argument):
+        values = super().parse(argument)
+        try:
+            return tuple(int(value) for value in values)
+        except ValueError:
+            raise ValueError(f"expected comma-separated integers, got {argument!r}") from None
+
+    def flag_type(self):
+        return "comma-separated list of ints"
+
+
+def _define_int_list(name, default, help_text, **kwargs):
+    flags.DEFINE(
+        _IntListParser(),
+        name,
+        default,
+        help_text,
+        serializer=flags.CsvListSerializer(","),
+        **kwargs,
+    )
+
+
 # flag name -> (config field, absl definer, help).
 SHORT_FLAGS = {
+    "model": ("model.name", flags.DEFINE_string, "Model: vae, hvae."),
     "dataset": ("dataset.name", flags.DEFINE_string, "Dataset name (data.source_names())."),
     "data_dir": ("dataset.data_dir", flags.DEFINE_string, "Where the data files are."),
     "epochs": ("train.epochs", flags.DEFINE_integer, "Training epochs in total."),
     "batch_size": ("train.batch_size", flags.DEFINE_integer, "Training batch size."),
     "latent_dim": ("model.latent_dim", flags.DEFINE_integer, "Latent dimension d."),
+    "latent_dims": (
+        "model.latent_dims",
+        _define_int_list,
+        "Layer sizes of the hierarchical VAE, top first, e.g. 5,10.",
+    ),
     "likelihood": ("model.likelihood", flags.DEFINE_string, "Decoder likelihood."),
     "prior": ("model.prior", flags.DEFINE_string, "Prior: standard_normal, mog, vamp."),
     "network": ("model.network", flags.DEFINE_string, "Encoder/decoder network: mlp, conv."),

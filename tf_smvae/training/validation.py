@@ -8,8 +8,9 @@ from tf_smvae.model import priors
 from tf_smvae.model import refinement
 from tf_smvae.training import builders
 from tf_smvae.util.errors import ConfigError
+from tf_smvae.util.registry import Registry
 
-__all__ = ["validate_config"]
+__all__ = ["MODEL_CHECKS", "validate_config"]
 
 _POSITIVE_INTS = (
     "model.latent_dim",
@@ -20,6 +21,7 @@ _POSITIVE_INTS = (
     "kernel.num_steps",
     "kernel.num_leapfrog_steps",
     "kernel.num_eval_chains",
+    "model.feature_dim",
 )
 _OPTIONAL_POSITIVE_INTS = (
     "train.steps_per_epoch",
@@ -42,6 +44,8 @@ _POSITIVE_FLOATS = (
     "kernel.init_step_size",
     "kernel.entropy_weight",
 )
+
+MODEL_CHECKS = Registry("model")
 
 
 def _get(config, dotted):
@@ -138,6 +142,35 @@ def _check_kernel(config):
         )
 
 
+@MODEL_CHECKS.register("vae")
+def _check_vae(config):
+    del config
+
+
+@MODEL_CHECKS.register("hvae")
+def _check_hvae(config):
+    """The hierarchical fields: layer sizes, block widths, prior floor, prior name."""
+    model = config.model
+    for field in ("latent_dims", "block_units"):
+        values = tuple(model[field])
+        empty = field == "latent_dims" and not values
+        if empty or not all(isinstance(v, int) and v >= 1 for v in values):
+            raise ConfigError(
+                f"Config field 'model.{field}' must be a sequence of integers >= 1"
+                f"{' with one entry per layer' if field == 'latent_dims' else ''}, "
+                f"got {model[field]!r}."
+            )
+    if not model.min_prior_scale >= 0.0:
+        raise ConfigError(
+            f"Config field 'model.min_prior_scale' must be >= 0, got {model.min_prior_scale!r}."
+        )
+    if model.prior != "standard_normal":
+        raise ConfigError(
+            "Config field 'model.prior' must be 'standard_normal' with model.name='hvae' "
+            f"(its prior is the top-down hierarchy), got {model.prior!r}."
+        )
+
+
 def validate_config(config, reference=None):
     """Checks a config before any data is read or model built.
 
@@ -152,4 +185,5 @@ def validate_config(config, reference=None):
         _check_keys(config, reference)
     _check_ranges(config)
     _check_names(config)
+    MODEL_CHECKS.get(config.model.name, field="model.name")(config)
     _check_kernel(config)

@@ -1,0 +1,276 @@
+"""Tables 4 and 5 of the paper: linear hierarchical VAEs with and without adaptive MCMC.
+
+For each configuration ((n1, n2) = (10, 20) and (50, 100)), row (HVAE, gradMALA-D, dsMALA-D,
+gradHMC-D, dsHMC-D, gradMALA-LT, gradHMC-LT) and seed, a `LinearGaussianHVAE` (or its MCMC
+variant) is trained full batch on the simulated data (ELBO pre-training, then the MCMC phase;
+the HVAE row trains by the ELBO throughout), and the learned model's kappa(Sigma_{z|x}),
+kappa(C^T Sigma_{z|x}^{-1} C) and Delta log p(x) are computed in closed form.
+
+workdir/
+  runs/<config>/<row>/seed<k>.json   one finished run (a rerun skips it)
+  results.json                       {"10,20": {"gradHMC-LT": {"delta_log_px": {"mean", "std"},
+                                      "kappa_posterior": ..., "kappa_transformed": ...}}}
+  table4.md, table5.md               ours beside the paper's, mean (std) over seeds
+
+One epoch is one full-batch step (1000 points). Steps run `steps_per_execution` at a time
+inside one compiled loop, so Keras' per-epoch overhead is paid once per chunk.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_smvae import evaluation
+from tf_smvae.data import linear_gaussian
+from tf_smvae.model import linear_gaussian as model_lib
+from tf_smvae.training import linear_tables
+from tf_smvae.util.errors import ConfigError
+
+__all__ = ["CONFIGURATIONS", "QUICK_CONFIGURATIONS", "ROWS", "Settings", "run", "train_row"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Configuration:
+    """One column group of the tables: latent sizes and the paper's schedule."""
+
+    latent_dims: tuple
+    pretrain_epochs: int
+    mcmc_epochs: int
+    num_mcmc_steps: int
+
+
+CONFIGURATIONS = {
+    "10,20": Configuration((10, 20), 1000, 1000, 2),
+    "50,100": Configuration((50, 100), 5000, 5000, 10),
+}
+# Same keys and rows, a few steps each: exercises every path in seconds.
+QUICK_CONFIGURATIONS = {
+    "10,20": Configuration((10, 20), 4, 4, 2),
+    "50,100": Configuration((50, 100), 2, 2, 2),
+}
+
+# Row name -> kernel arguments (None: no kernel, the plain HVAE).
+ROWS = {
+    "HVAE": None,
+    "gradMALA-D": dict(kernel="mala", adaptation="speed_measure", preconditioner="diag"),
+    "dsMALA-D": dict(kernel="mala", adaptation="dual_averaging", preconditioner="identity"),
+    "gradHMC-D": dict(kernel="hmc", adaptation="speed_measure", preconditioner="diag"),
+    "dsHMC-D": dict(kernel="hmc", adaptation="dual_averaging", preconditioner="identity"),
+    "gradMALA-LT": dict(kernel="mala", adaptation="speed_measure", preconditioner="tril"),
+    "gradHMC-LT": dict(kernel="hmc", adaptation="speed_measure", preconditioner="tril"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What every run shares.
+
+    Attributes:
+      num_leapfrog_steps: L of the HMC rows.
+      learning_rate: Adam on the model (paper: 1e-3).
+      kernel_learning_rate: Adam on (h, C) (paper: 1e-3).
+      data_seed: seed of the simulated data (the same data for every training seed).
+      jit_compile: XLA-compile the training step.
+      max_steps_per_execution: upper bound of the steps run per compiled call.
+      verbose: print progress lines.
+    """
+
+    num_leapfrog_steps: int = 3
+    learning_rate: float = 1e-3
+    kernel_learning_rate: float = 1e-3
+    data_seed: int = 0
+    jit_compile: bool = True
+    max_steps_per_execution: int = 100
+    verbose: bool = True
+
+
+class _Progress(keras.callbacks.Callback):
+    """Prints about ten lines per run: epoch, loss, acceptance, elapsed time."""
+
+    def __init__(self, label, steps_per_epoch, total_epochs):
+        super().__init__()
+        self.label, self.steps, self.total = label, steps_per_epoch, total_epochs
+        self.every = max(1, total_epochs // (10 * steps_per_epoch))
+        self.start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every and (epoch + 1) * self.steps < self.total:
+            return
+        logs = logs or {}
+        extra = f" acceptance {logs['acceptance']:.2f}" if "acceptance" in logs else ""
+        print(
+            f"  {self.label}: epoch {(epoch + 1) * self.steps}/{self.total} "
+            f"loss {logs.get('loss', float('nan')):.3f}{extra} {time.time() - self.start:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _build(configuration, row, seed, image_shape, settings, steps_per_epoch):
+    kernel = ROWS[row]
+    kwargs = dict(image_shape=image_shape, latent_dims=configuration.latent_dims, seed=seed)
+    compile_kwargs = dict(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        jit_compile=settings.jit_compile,
+        steps_per_execution=steps_per_epoch,
+    )
+    if kernel is None:
+        model = model_lib.LinearGaussianHVAE(**kwargs)
+    else:
+        model = model_lib.SpeedMeasureLinearGaussianHVAE(
+            **kwargs,
+            **kernel,
+            num_mcmc_steps=configuration.num_mcmc_steps,
+            num_leapfrog_steps=settings.num_leapfrog_steps,
+            mcmc_start_epoch=configuration.pretrain_epochs // steps_per_epoch,
+        )
+        compile_kwargs["kernel_optimizer"] = keras.optimizers.Adam(settings.kernel_learning_rate)
+    model.compile(**compile_kwargs)
+    return model
+
+
+def train_row(configuration, row, seed, data, settings, label=""):
+    """Trains one row for one seed and returns its numbers.
+
+    Args:
+      configuration: a `Configuration`.
+      row: a key of `ROWS`.
+      seed: the model seed (initialisation and every random draw of training).
+      data: the `LinearGaussianData` to fit.
+      settings: `Settings`.
+      label: prefix of the progress lines.
+
+    Returns:
+      `(model, record)`, the record a JSON-ready dict with the three metrics, the seconds
+      spent and the seconds per epoch of each phase.
+    """
+    total = configuration.pretrain_epochs + configuration.mcmc_epochs
+    steps = math.gcd(
+        configuration.pretrain_epochs, configuration.mcmc_epochs, settings.max_steps_per_execution
+    )
+    keras.utils.set_random_seed(seed)
+    model = _build(configuration, row, seed, data.image_shape, settings, steps)
+    dataset = tf.data.Dataset.from_tensors(data.x).repeat()
+    callbacks = [_Progress(label, steps, total)] if settings.verbose else []
+    timer = _PhaseTimer(configuration.pretrain_epochs // steps)
+    start = time.time()
+    model.fit(
+        dataset,
+        epochs=total // steps,
+        steps_per_epoch=steps,
+        verbose=0,
+        shuffle=False,
+        callbacks=[*callbacks, timer],
+    )
+    seconds = time.time() - start
+    metrics = evaluation.linear_study_metrics(model, data.x, data.log_likelihood)
+    record = dict(
+        metrics.to_dict(),
+        seconds=seconds,
+        seconds_per_epoch=timer.seconds_per_epoch(steps),
+        row=row,
+        seed=seed,
+        latent_dims=list(configuration.latent_dims),
+        pretrain_epochs=configuration.pretrain_epochs,
+        mcmc_epochs=configuration.mcmc_epochs,
+        num_mcmc_steps=configuration.num_mcmc_steps,
+        num_leapfrog_steps=settings.num_leapfrog_steps,
+    )
+    return model, record
+
+
+class _PhaseTimer(keras.callbacks.Callback):
+    """Wall time per Keras epoch, split by phase; the first epoch of each phase (which
+    compiles) is left out of the per-epoch cost when there are others."""
+
+    def __init__(self, switch_epoch):
+        super().__init__()
+        self.switch = switch_epoch
+        self.times = {"pretrain": [], "mcmc": []}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        phase = "pretrain" if epoch < self.switch else "mcmc"
+        self.times[phase].append(time.time() - self._start)
+
+    def seconds_per_epoch(self, steps):
+        out = {}
+        for phase, times in self.times.items():
+            if times:
+                steady = times[1:] or times
+                out[phase] = float(np.mean(steady)) / steps
+                out[f"{phase}_first_call"] = float(times[0])
+        return out
+
+
+def _record_path(workdir, name, row, seed):
+    return os.path.join(workdir, "runs", name.replace(",", "_"), row, f"seed{seed}.json")
+
+
+def _write_json(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as stream:
+        json.dump(value, stream, indent=2)
+    os.replace(tmp, path)
+
+
+def _check(names, known, field):
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(f"Unknown {field} {unknown}; known: {', '.join(known)}.")
+
+
+def run(workdir, configurations=None, rows=None, seeds=(0, 1, 2), settings=None, quick=False):
+    """Trains every (configuration, row, seed) not yet done and writes the tables.
+
+    Args:
+      workdir: output directory (created; finished runs in it are reused).
+      configurations: keys of `CONFIGURATIONS` (default: both).
+      rows: keys of `ROWS` (default: all, in the paper's order).
+      seeds: training seeds.
+      settings: `Settings` (default: the paper's).
+      quick: use `QUICK_CONFIGURATIONS` (a few epochs each), for tests.
+
+    Returns:
+      The results dict written to results.json.
+
+    Raises:
+      ConfigError: for an unknown configuration or row.
+    """
+    settings = settings or Settings()
+    table = QUICK_CONFIGURATIONS if quick else CONFIGURATIONS
+    configurations = list(configurations or table)
+    rows = list(rows or ROWS)
+    _check(configurations, list(table), "configurations")
+    _check(rows, list(ROWS), "rows")
+    records = {}
+    for name in configurations:
+        configuration = table[name]
+        data = linear_gaussian.simulate(configuration.latent_dims, seed=settings.data_seed)
+        for row in rows:
+            for seed in seeds:
+                path = _record_path(workdir, name, row, seed)
+                label = f"({name}) {row} seed {seed}"
+                if os.path.exists(path):
+                    with open(path, encoding="utf-8") as stream:
+                        record = json.load(stream)
+                else:
+                    _, record = train_row(configuration, row, seed, data, settings, label)
+                    _write_json(path, record)
+                if settings.verbose:
+                    print(linear_tables.summary_line(label, record), file=sys.stderr, flush=True)
+                records.setdefault(name, {}).setdefault(row, []).append(record)
+    results = linear_tables.aggregate(records)
+    _write_json(os.path.join(workdir, "results.json"), results)
+    linear_tables.write_tables(results, workdir)
+    return results
