@@ -95,3 +95,19 @@ def test_unknown_likelihood_or_binarization(grey_npz, kwargs, field):
     known = data.LIKELIHOODS.names() if field == "likelihood" else data.BINARIZATIONS.names()
     for name in known:
         assert name in str(info.value)
+
+
+def test_real_valued_data_is_refused_unless_the_likelihood_is_gaussian():
+    import numpy as np
+
+    from tf_smvae import data
+    from tf_smvae.util.errors import DataError
+
+    batch = next(iter(data.load("linear_gaussian", "train", likelihood="gaussian", shuffle=False)))
+    values = batch.numpy()
+    assert values.shape == (100, 1, 10, 1)
+    assert values.min() < 0.0 or values.max() > 1.0  # real values, unchanged
+    raw, _ = data.load_arrays("linear_gaussian", "train")
+    np.testing.assert_array_equal(values, raw[:100])
+    with pytest.raises(DataError, match="linear_gaussian"):
+        data.load("linear_gaussian", "train", likelihood="bernoulli")

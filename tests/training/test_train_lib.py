@@ -144,3 +144,14 @@ def test_svhn_with_mala_trains_through_tfds(tmp_path):
     assert model.image_shape == (32, 32, 3)
     record = _read_metrics(str(tmp_path))[-1]
     assert 0.0 < record["acceptance"] <= 1.0 and "step_size" in record
+
+
+def test_trains_on_the_simulated_linear_gaussian_data(tmp_path):
+    config = smoke.get_config()
+    config.dataset.name = "linear_gaussian"
+    config.model.likelihood = "gaussian"
+    config.train.epochs = 1
+    config.train.num_sample_images = 4
+    model = train_lib.run(config, str(tmp_path))
+    assert model.image_shape == (1, 10, 1)
+    assert np.isfinite(_read_metrics(str(tmp_path))[-1]["val_elbo"])

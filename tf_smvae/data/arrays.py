@@ -110,8 +110,8 @@ def check_labels(labels, num_images, origin):
     return labels.astype(np.int32)
 
 
-def _check_float(images, origin, integer_levels):
-    """Checks float images: finite, in [0, 1], and on the k/255 grid if asked."""
+def _check_float(images, origin, integer_levels, unit_interval=True):
+    """Checks float images: finite, in [0, 1] if asked, and on the k/255 grid if asked."""
     finite = np.isfinite(images)
     if not finite.all():
         raise DataError(
@@ -119,7 +119,7 @@ def _check_float(images, origin, integer_levels):
             f"the images."
         )
     low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
+    if unit_interval and (low < 0.0 or high > 1.0):
         raise DataError(
             f"{origin}: float images must lie in [0, 1]; found values in [{low:g}, {high:g}]. "
             f"Divide 0..255 data by 255 or store it as uint8."
@@ -133,7 +133,7 @@ def _check_float(images, origin, integer_levels):
             )
 
 
-def check_images(images, origin, *, integer_levels=False):
+def check_images(images, origin, *, integer_levels=False, unit_interval=True):
     """Checks the values of raw images for a likelihood.
 
     Args:
@@ -141,6 +141,8 @@ def check_images(images, origin, *, integer_levels=False):
       origin: the file or source, named in error messages.
       integer_levels: whether float values must sit on the grid k/255 (discretized
         logistic likelihood).
+      unit_interval: whether float values must lie in [0, 1] (False for real-valued data
+        under a Gaussian likelihood).
 
     Raises:
       DataError: naming `origin`, for an empty array, an unsupported dtype, NaN/inf values,
@@ -149,7 +151,7 @@ def check_images(images, origin, *, integer_levels=False):
     if images.shape[0] == 0:
         raise DataError(f"{origin}: the dataset holds no examples.")
     if np.issubdtype(images.dtype, np.floating):
-        _check_float(images, origin, integer_levels)
+        _check_float(images, origin, integer_levels, unit_interval)
     elif np.issubdtype(images.dtype, np.integer):
         low, high = int(images.min()), int(images.max())
         if low < 0 or high > _LEVELS:

@@ -197,7 +197,12 @@ def load(
     images, labels = _head(raw, num_examples)
     _check_not_empty(images.shape[0], batch_size, drop_remainder, raw.origin)
     if validate:
-        check_images(images, raw.origin, integer_levels=scaling.integer_levels)
+        check_images(
+            images,
+            raw.origin,
+            integer_levels=scaling.integer_levels,
+            unit_interval=scaling.unit_interval,
+        )
     if with_labels and labels is None:
         raise DataError(f"{raw.origin}: dataset {name!r} has no labels (with_labels=True).")
     batches = _batches(

@@ -32,12 +32,14 @@ _THRESHOLD = 0.5
 LIKELIHOODS = Registry("likelihood")
 BINARIZATIONS = Registry("binarization")
 
-Scaling = collections.namedtuple("Scaling", ["scale", "integer_levels"])
+Scaling = collections.namedtuple("Scaling", ["scale", "integer_levels", "unit_interval"])
 Scaling.__doc__ = """How a likelihood wants its data.
 
 Fields:
   scale: function (images, seed, binarize) -> float32 images, applied per batch.
   integer_levels: whether the data must be grey levels k/255 (checked at load time).
+  unit_interval: whether float data must lie in [0, 1] (False for a likelihood on the
+    real line: Gaussian data such as the simulated `linear_gaussian` source).
 """
 
 
@@ -82,10 +84,11 @@ def _bin_centres(images, seed, binarize):
 
 
 def _unit_interval(images, seed, binarize):
+    # uint8 images to k/255; float data (images in [0, 1] or real values) unchanged.
     del seed, binarize
     return to_unit_interval(images)
 
 
-LIKELIHOODS.register("bernoulli")(Scaling(_bernoulli, integer_levels=False))
-LIKELIHOODS.register("discretized_logistic")(Scaling(_bin_centres, integer_levels=True))
-LIKELIHOODS.register("gaussian")(Scaling(_unit_interval, integer_levels=False))
+LIKELIHOODS.register("bernoulli")(Scaling(_bernoulli, False, unit_interval=True))
+LIKELIHOODS.register("discretized_logistic")(Scaling(_bin_centres, True, unit_interval=True))
+LIKELIHOODS.register("gaussian")(Scaling(_unit_interval, False, unit_interval=False))
