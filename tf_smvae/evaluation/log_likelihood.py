@@ -118,7 +118,7 @@ def batch_log_likelihood(model, x, num_samples, tau, chunk_size, seed):
 
 def _as_batches(data, batch_size):
     if isinstance(data, tf.data.Dataset):
-        return data.map(lambda *e: e[0] if len(e) > 1 else e[0])
+        return data.map(lambda *element: element[0])  # images of (images, labels) or images
     images = np.asarray(data, dtype=np.float32)
     return tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
 
