@@ -58,3 +58,16 @@ def test_tables_report_mean_and_sample_std_over_seeds():
     assert "| gradHMC-LT | 2.00 (1.00) | 1.14 (1.53) |" in table
     table = linear_tables.format_table4(results)
     assert "| gradHMC-LT | 10.00 (0.00) | 25.57 (2.63) | 2.00 (0.00) | 1.68 (0.15) |" in table
+
+
+def test_a_diverged_seed_is_reported_not_averaged():
+    record = dict(delta_log_px=1.0, kappa_posterior=10.0, kappa_transformed=2.0, seed=0)
+    diverged = dict(
+        delta_log_px=None, kappa_posterior=None, kappa_transformed=None, seed=1, diverged=True
+    )
+    results = linear_tables.aggregate({"50,100": {"gradHMC-D": [record, diverged]}})
+    entry = results["50,100"]["gradHMC-D"]
+    assert entry["delta_log_px"] == {"mean": 1.0, "std": 0.0, "num_seeds": 1}
+    assert entry["diverged_seeds"] == [1]
+    assert "1.00 (0.00) [diverged: seed 1]" in linear_tables.format_table5(results)
+    assert "DIVERGED" in linear_tables.summary_line("x", dict(diverged, seconds=1.0))

@@ -50,6 +50,19 @@ def test_linear_study_metrics_of_a_model():
     assert cn.linear_study_metrics(plain, data.x, data.log_likelihood).kappa_transformed is None
 
 
+def test_linear_study_metrics_name_a_non_finite_variable():
+    data = linear_gaussian.simulate((2, 3), num_points=20, data_dim=4, seed=0)
+    model = tf_smvae.SpeedMeasureLinearGaussianHVAE(
+        data.image_shape, (2, 3), kernel="mala", preconditioner="diag"
+    )
+    variable = model.refinement.kernel_parameters.unconstrained_scale
+    variable.assign(np.full(variable.shape, np.nan, np.float32))
+    with pytest.raises(ValueError, match="unconstrained_scale.*not finite"):
+        cn.linear_study_metrics(model, data.x, data.log_likelihood)
+    with pytest.raises(ValueError, match="non-finite"):
+        cn.condition_number(np.array([[1.0, np.inf], [0.0, 1.0]]))
+
+
 @pytest.fixture(scope="module")
 def ill_conditioned():
     """A (2, 4) linear model whose 4 observed directions are pinned by low-noise data while

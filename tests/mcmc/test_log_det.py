@@ -105,6 +105,31 @@ def test_stochastic_options_and_penalty(problem):
         mcmc.stochastic_log_det(log_prob, state, scale_factor, None, [1, 2], continue_prob=1.0)
 
 
+def test_stochastic_safeguards_when_the_series_diverges(problem):
+    # xi 100x the fixture's puts every eigenvalue of B in (4, 33): the Neumann series
+    # diverges for every chain. Its log-det must then carry no gradient (only finite noise
+    # of size rho^n otherwise), and the penalty must be positive, at most its value at the
+    # true spectral radius (the Rayleigh quotient is a lower bound), and push xi down.
+    precision, scale_tril, scale_factor, _ = problem
+    factor = 100.0 * scale_factor
+    spectrum = np.linalg.eigvalsh(factor * scale_tril.T @ precision @ scale_tril)
+    assert spectrum.min() > 1.0
+    result, (grad_factor, grad_scale) = _estimate(
+        "stochastic", (precision, scale_tril, factor, problem[3]), 64, [2, 9]
+    )
+    assert np.all(np.isfinite(result.log_det.numpy()))
+    assert grad_factor.numpy() == 0.0 and np.all(grad_scale.numpy() == 0.0)
+    penalty = result.penalty.numpy()
+    bound = 10.0 * NUM_DIMS * (spectrum.max() - 0.9) ** 2
+    assert np.all(penalty > 0.0) and np.all(penalty <= bound * (1 + 1e-9))
+    variable = tf.Variable(factor, dtype=tf.float64)
+    state = tf.zeros([8, NUM_DIMS], tf.float64)
+    with tf.GradientTape() as tape:
+        penalised = mcmc.stochastic_log_det(problem[3], state, variable, scale_tril, [3, 4])
+        total = tf.reduce_sum(penalised.penalty)
+    assert tape.gradient(total, variable).numpy() > 0.0
+
+
 def test_potential_hessian_and_hvp(problem):
     precision, _, _, log_prob = problem
     state = tf.random.stateless_normal([3, NUM_DIMS], seed=[1, 2], dtype=tf.float64)

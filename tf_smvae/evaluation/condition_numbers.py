@@ -32,8 +32,14 @@ def condition_number(matrix):
 
     Returns:
       float (inf for a singular matrix).
+
+    Raises:
+      ValueError: if the matrix has a NaN or infinite entry.
     """
-    singular_values = np.linalg.svd(_as_float64(matrix), compute_uv=False)
+    matrix = _as_float64(matrix)
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("condition_number: the matrix has non-finite entries.")
+    singular_values = np.linalg.svd(matrix, compute_uv=False)
     if singular_values[-1] == 0.0:
         return float("inf")
     return float(singular_values[0] / singular_values[-1])
@@ -48,8 +54,14 @@ def preconditioned_condition_number(covariance, scale_tril=None):
 
     Returns:
       float; with C = I it equals kappa(Sigma).
+
+    Raises:
+      ValueError: if Sigma or C has a non-finite entry.
+      numpy.linalg.LinAlgError: if Sigma is not positive definite.
     """
     covariance = _as_float64(covariance)
+    if not np.all(np.isfinite(covariance)):
+        raise ValueError("preconditioned_condition_number: the covariance has non-finite entries.")
     chol = np.linalg.cholesky(covariance)
     if scale_tril is None:
         scale = np.eye(covariance.shape[0])
@@ -96,11 +108,17 @@ def linear_study_metrics(model, x, true_log_likelihood):
     Returns:
       `LinearStudyMetrics`.
 
+    Raises:
+      ValueError: if a weight of the model (or its C) is not finite, naming the variable.
+
     #### References
 
     [1] Hirt, M., Kreouzis, V. and Dellaportas, P. Learning variational autoencoders via
         MCMC speed measures. Statistics and Computing, 2024, Tables 4 and 5.
     """
+    for variable in model.weights:
+        if not np.all(np.isfinite(variable.numpy())):
+            raise ValueError(f"The model's variable {variable.path!r} is not finite.")
     covariance = model.posterior_covariance()
     refinement = getattr(model, "refinement", None)
     transformed = None

@@ -10,6 +10,7 @@ differentiable in `scale_factor` and `scale_tril`.
 
 import collections
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -146,7 +147,7 @@ def stochastic_log_det(
     num_exact_terms=2,
     continue_prob=0.5,
     max_terms=32,
-    spectral_penalty=0.0,
+    spectral_penalty=10.0,
     spectral_bound=0.9,
 ):
     """Unbiased Hutchinson / Russian-roulette estimate of log det(I - B) and its gradient.
@@ -158,6 +159,15 @@ def stochastic_log_det(
     truncated by the same roulette, so it is unbiased for -tr((I - B)^{-1} dB). Requires the
     spectral radius of B below 1 (finite variance needs it below sqrt(`continue_prob`)).
 
+    The series' own power iterates give, at no extra Hessian-vector product, a Rayleigh
+    quotient rho <= rho(B) per chain (B is symmetric). Two safeguards use it, because an
+    adapted HMC kernel presses against rho(B) = 1, where the local-Gaussian entropy has its
+    barrier and the series stops converging: a chain with |rho| >= 1 contributes the value
+    but no gradient (its series diverges; a gradient from it is noise of size rho^n), and
+    `penalty` = `spectral_penalty` * d * relu(|rho| - `spectral_bound`)^2 (d the dimension,
+    so the penalty scales with the entropy it competes with) pulls (h, C) back below the
+    bound.
+
     Args:
       target_log_prob_fn, state, scale_factor, scale_tril: as `exact_log_det`.
       seed: int32[2]; split into the probe and the truncation seeds.
@@ -165,8 +175,7 @@ def stochastic_log_det(
       continue_prob: Python float in (0, 1), geometric continuation probability.
       max_terms: Python int, hard cap on terms (a bias only with probability
         `continue_prob`^(max_terms - num_exact_terms)).
-      spectral_penalty: Python float; if > 0, `penalty` = spectral_penalty *
-        relu(|rho| - spectral_bound)^2, rho a Rayleigh-quotient estimate of B's top eigenvalue.
+      spectral_penalty: Python float >= 0, weight of the penalty (0 turns it off).
       spectral_bound: Python float, the bound on |rho| the penalty enforces.
 
     Returns:
@@ -194,7 +203,7 @@ def stochastic_log_det(
     num_terms = _roulette_num_terms(
         roulette_seed, tf.shape(state)[:-1], num_exact_terms, continue_prob, max_terms, dtype
     )
-    value, neumann, hessian_probe, last = _roulette_series(
+    series = _roulette_series(
         target_log_prob_fn,
         state,
         scale_factor,
@@ -207,17 +216,35 @@ def stochastic_log_det(
     )
     constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
     hessian_neumann = hessian_vector_product(
-        target_log_prob_fn, state, _scale.matvec(constant_scale, neumann)
+        target_log_prob_fn, state, _scale.matvec(constant_scale, series.neumann)
     )
     gradient_part = _quadratic_surrogate(
-        scale_factor, scale_tril, neumann, probe, hessian_probe, hessian_neumann
+        scale_factor, scale_tril, series.neumann, probe, series.hessian_probe, hessian_neumann
     )
-    log_det = tf.stop_gradient(value) - (gradient_part - tf.stop_gradient(gradient_part))
+    gradient_part = gradient_part - tf.stop_gradient(gradient_part)
+    # Rayleigh quotient of B at the last power iterate, differentiable in (xi, C).
+    rayleigh = _quadratic_surrogate(
+        scale_factor,
+        scale_tril,
+        series.direction,
+        series.direction,
+        series.hessian_direction,
+        series.hessian_direction,
+    )
+    converges = tf.abs(tf.stop_gradient(rayleigh)) < 1.0
+    log_det = tf.stop_gradient(series.value) - tf.where(
+        converges, gradient_part, tf.zeros_like(gradient_part)
+    )
     penalty = tf.zeros_like(log_det)
     if spectral_penalty > 0.0:
-        rayleigh = _rayleigh_quotient(target_log_prob_fn, state, scale_factor, scale_tril, last)
-        penalty = spectral_penalty * tf.square(tf.nn.relu(tf.abs(rayleigh) - spectral_bound))
+        excess = tf.nn.relu(tf.abs(rayleigh) - spectral_bound)
+        penalty = (spectral_penalty * state.shape[-1]) * tf.square(excess)
     return LogDetResult(log_det, penalty)
+
+
+_Series = collections.namedtuple(
+    "_Series", ["value", "neumann", "hessian_probe", "direction", "hessian_direction"]
+)
 
 
 def _roulette_series(
@@ -231,50 +258,47 @@ def _roulette_series(
     continue_prob,
     max_terms,
 ):
-    """Returns `(value, neumann, H C probe, last power)` of the roulette-truncated series.
+    """Returns the `_Series` of the roulette-truncated series (all constants).
 
-    value = -sum_{k<=n} w_k r^T B^k r / k, neumann = sum_{j<n} w_{j+1} B^j r (constants).
+    value = -sum_{k<=n} w_k r^T B^k r / k, neumann = sum_{j<n} w_{j+1} B^j r, hessian_probe
+    = H C r, direction = B^{n-1} r / ||B^{n-1} r|| (the last power iterate used) and
+    hessian_direction = H C direction.
     """
     dtype = state.dtype
     constant_factor = tf.stop_gradient(scale_factor)
     constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
+    tiny = tf.constant(np.finfo(dtype.as_numpy_dtype).tiny, dtype)
 
-    def body(k, previous, value, neumann, hessian_probe):
+    def body(k, previous, value, neumann, hessian_probe, direction, hessian_direction):
         hessian_vector = hessian_vector_product(
             target_log_prob_fn, state, _scale.matvec(constant_scale, previous)
         )
         current = constant_factor * _scale.matvec_transpose(constant_scale, hessian_vector)
         order = tf.cast(k, dtype)
+        active = order <= num_terms
         weight = tf.where(
             order <= num_exact_terms,
             tf.ones_like(num_terms),
             tf.pow(tf.cast(continue_prob, dtype), num_exact_terms - order),
-        ) * tf.cast(order <= num_terms, dtype)
+        ) * tf.cast(active, dtype)
         value = value - weight * tf.reduce_sum(probe * current, -1) / order
         neumann = neumann + weight[..., tf.newaxis] * previous
         hessian_probe = tf.where(k == 1, hessian_vector, hessian_probe)
-        return k + 1, current, value, neumann, hessian_probe
+        inverse_norm = 1.0 / tf.maximum(tf.norm(previous, axis=-1, keepdims=True), tiny)
+        direction = tf.where(active[..., tf.newaxis], previous * inverse_norm, direction)
+        hessian_direction = tf.where(
+            active[..., tf.newaxis], hessian_vector * inverse_norm, hessian_direction
+        )
+        return k + 1, current, value, neumann, hessian_probe, direction, hessian_direction
 
     zeros = tf.zeros_like(state)
-    _, last, value, neumann, hessian_probe = tf.while_loop(
+    outputs = tf.while_loop(
         lambda k, *_: tf.cast(k, dtype) <= tf.reduce_max(num_terms),
         body,
-        (tf.constant(1), probe, tf.zeros_like(num_terms), zeros, zeros),
+        (tf.constant(1), probe, tf.zeros_like(num_terms), zeros, zeros, zeros, zeros),
         maximum_iterations=max_terms,
     )
-    return value, neumann, hessian_probe, last
-
-
-def _rayleigh_quotient(target_log_prob_fn, state, scale_factor, scale_tril, vector):
-    """xi (C w)^T H (C w) for w = vector / ||vector||, differentiable in (xi, C)."""
-    direction = tf.stop_gradient(vector / tf.norm(vector, axis=-1, keepdims=True))
-    constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
-    hessian_direction = hessian_vector_product(
-        target_log_prob_fn, state, _scale.matvec(constant_scale, direction)
-    )
-    return _quadratic_surrogate(
-        scale_factor, scale_tril, direction, direction, hessian_direction, hessian_direction
-    )
+    return _Series(*outputs[2:])
 
 
 @LOG_DET_ESTIMATORS.register("auto")

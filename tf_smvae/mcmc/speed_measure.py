@@ -32,11 +32,12 @@ SpeedMeasureResults = collections.namedtuple(
 SpeedMeasureResults.__doc__ = """Per-chain terms of the speed measure of one transition.
 
 Fields:
-  objective: `[B]`, F = log_accept_prob + entropy_weight * entropy - penalty (differentiable;
-    0 for non-finite proposals, which carry no gradient).
+  objective: `[B]`, F = log_accept_prob + entropy_weight * (entropy - penalty)
+    (differentiable; 0 for non-finite proposals, which carry no gradient). The penalty is a
+    constraint on the entropy term, so it is weighted like it.
   log_accept_prob: `[B]`, min(0, -Delta) (0 where not finite).
   entropy: `[B]`, the proposal entropy H in nats (including the constant d/2 log(2 pi e)).
-  penalty: `[B]`, the log-det estimator's spectral penalty (0 unless asked for).
+  penalty: `[B]`, the log-det estimator's spectral penalty (0 for MALA and `exact`).
   is_nonfinite: `[B]` bool, the proposal was not finite (rejected, no gradient).
 """
 
@@ -206,7 +207,7 @@ def speed_measure_objective(
         estimator_options,
         seed,
     )
-    objective = log_accept_prob + entropy_weight * entropy - penalty
+    objective = log_accept_prob + entropy_weight * (entropy - penalty)
     return SpeedMeasureResults(objective, log_accept_prob, entropy, penalty, bad)
 
 

@@ -72,16 +72,26 @@ def _mean_std(values):
 def aggregate(records):
     """{config: {row: [record, ...]}} -> {config: {row: {metric: {mean, std, num_seeds}}}}.
 
-    The std is the sample standard deviation over seeds (0 for one seed); a metric a row
-    does not have (kappa_transformed of HVAE) is None.
+    The std is the sample standard deviation over seeds (0 for one seed) that did not
+    diverge; a metric a row does not have (kappa_transformed of HVAE) is None. A row with
+    diverged seeds also gets `"diverged_seeds": [seed, ...]`.
     """
-    return {
-        name: {
-            row: {metric: _mean_std([r[metric] for r in runs]) for metric in METRICS}
-            for row, runs in rows.items()
-        }
-        for name, rows in records.items()
-    }
+    results = {}
+    for name, rows in records.items():
+        results[name] = {}
+        for row, runs in rows.items():
+            kept = [r for r in runs if not r.get("diverged", False)]
+            entry = {metric: _mean_std([r[metric] for r in kept]) for metric in METRICS}
+            diverged = [r.get("seed") for r in runs if r.get("diverged", False)]
+            if diverged:
+                entry["diverged_seeds"] = diverged
+            results[name][row] = entry
+    return results
+
+
+def _diverged_note(entry):
+    seeds = entry.get("diverged_seeds") if entry else None
+    return f" [diverged: seed {', '.join(map(str, seeds))}]" if seeds else ""
 
 
 def _cell(entry):
@@ -111,7 +121,7 @@ def format_table4(results):
         for name in names:
             ours = results[name].get(row, {})
             paper = PAPER_TABLE4.get(row, {}).get(name, (None, None))
-            cells += [_cell(ours.get("kappa_posterior")), _paper(paper[0])]
+            cells += [_cell(ours.get("kappa_posterior")) + _diverged_note(ours), _paper(paper[0])]
             cells += [_cell(ours.get("kappa_transformed")), _paper(paper[1])]
         lines.append(_table_line(cells))
     title = "# Table 4: condition numbers of the learned linear hVAE (mean (std) over seeds)\n\n"
@@ -129,7 +139,10 @@ def format_table5(results):
         cells = [row]
         for name in names:
             ours = results[name].get(row, {})
-            cells += [_cell(ours.get("delta_log_px")), _paper(PAPER_TABLE5.get(row, {}).get(name))]
+            cells += [
+                _cell(ours.get("delta_log_px")) + _diverged_note(ours),
+                _paper(PAPER_TABLE5.get(row, {}).get(name)),
+            ]
         lines.append(_table_line(cells))
     title = "# Table 5: true minus learned log p(x), mean over the data (mean (std) over seeds)\n\n"
     return title + "\n".join(lines) + "\n"
@@ -168,6 +181,8 @@ def write_tables(results, workdir):
 
 def summary_line(label, record):
     """One line per finished run."""
+    if record.get("diverged", False):
+        return f"{label}: DIVERGED ({record.get('divergence')}), {record['seconds']:.0f}s"
     transformed = record["kappa_transformed"]
     transformed = "-" if transformed is None else f"{transformed:.2f}"
     return (
