@@ -77,4 +77,11 @@ def get_config():
     config.eval.batch_size = 100
     config.eval.num_examples = config_dict.placeholder(int)  # None: the whole test split
     config.eval.seed = 0
+    config.eval.kid_feature_extractor = config_dict.placeholder(str)  # .keras path or "inception"
+    config.eval.inception_weights = config_dict.placeholder(str)  # notop InceptionV3 .h5
+    config.eval.kid_num_samples = 10000  # model samples compared with the test split
+    config.eval.kid_num_subsets = 100
+    config.eval.kid_subset_size = 1000
+    config.eval.kid_num_real = config_dict.placeholder(int)  # None: the whole test split
+    config.eval.kid_real_images = "grey_levels"  # grey_levels | likelihood (as the model saw them)
     return config
