@@ -23,6 +23,7 @@ setuptools.setup(
         "numpy>=1.26,<3",
         "absl-py>=2.0",
         "ml-collections>=0.1.1",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6"],

@@ -3,18 +3,25 @@
 The paper's KID uses InceptionV3's 2048-d pool3 features (input 299, or 150 in the
 paper-compatible mode). ImageNet weights come from a local file only: nothing is downloaded.
 When no such file is at hand, `keras_model_extractor` turns any Keras model (e.g. a classifier
-trained on the dataset) into a feature extractor instead.
+trained on the dataset) into a feature extractor instead. `load_extractor` picks one from a
+command-line spec: "inception" or the path of a classifier saved by
+`bin/train_feature_extractor.py`.
 """
 
+import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_smvae.util.registry import Registry
+
 __all__ = [
+    "NAMED_EXTRACTORS",
     "inception_extractor",
     "keras_model_extractor",
+    "load_extractor",
     "preprocess_for_inception",
 ]
 
@@ -158,3 +165,117 @@ def inception_extractor(weights_path, input_size=299, *, batch_size=64):
         )
 
     return extract
+
+
+# Extractors selected by name in `load_extractor`; any other spec is a `.keras` file.
+NAMED_EXTRACTORS = Registry("feature extractor")
+_DEFAULT_FEATURE_LAYER = "features"
+
+
+@NAMED_EXTRACTORS.register("inception")
+def _named_inception(*, inception_weights, batch_size, inception_input_size):
+    if inception_weights is None:
+        raise ValueError(
+            "The 'inception' feature extractor needs ImageNet weights from a local file: they "
+            "cannot be downloaded offline. Pass --inception_weights=FILE (the notop InceptionV3 "
+            ".h5), or train a dataset classifier with bin/train_feature_extractor.py and pass "
+            "its extractor.keras."
+        )
+    return inception_extractor(inception_weights, inception_input_size, batch_size=batch_size)
+
+
+def _sidecar(path):
+    """The extractor.json written next to a `.keras` file, or {} if there is none."""
+    sidecar = f"{os.path.splitext(path)[0]}.json"
+    if not os.path.isfile(sidecar):
+        return {}
+    try:
+        with open(sidecar, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"Cannot read the feature extractor's sidecar {sidecar!r}: {error}"
+        ) from error
+
+
+def _checked_shape(extract, expected_shape, origin):
+    """Wraps `extract` so that images of the wrong shape raise a clear ValueError."""
+
+    def checked(images):
+        shape = tuple(int(s) for s in np.shape(images)[1:])
+        if shape != expected_shape:
+            raise ValueError(
+                f"The feature extractor {origin!r} takes images of shape {expected_shape}; got "
+                f"{shape}. Train it on the same dataset and image size as the model."
+            )
+        return extract(images)
+
+    return checked
+
+
+def _keras_file_extractor(path, batch_size):
+    """Loads a classifier `.keras` file and extracts its feature layer's output."""
+    if not path.endswith(".keras") or not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Feature extractor {path!r} is not an existing .keras file (nor one of: "
+            f"{', '.join(NAMED_EXTRACTORS.names())}). Train one with "
+            "bin/train_feature_extractor.py --out=DIR and pass DIR/extractor.keras."
+        )
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"Cannot load the feature extractor {path!r}: {error}") from error
+    layer_name = _sidecar(path).get("feature_layer")
+    if layer_name is None and any(layer.name == _DEFAULT_FEATURE_LAYER for layer in model.layers):
+        layer_name = _DEFAULT_FEATURE_LAYER
+    extract = keras_model_extractor(model, layer_name, batch_size=batch_size)
+    return _checked_shape(extract, tuple(int(s) for s in model.input_shape[1:]), path)
+
+
+def load_extractor(spec, *, inception_weights=None, batch_size=256, inception_input_size=299):
+    """A KID feature extractor from a command-line spec.
+
+    Args:
+      spec: "inception" (InceptionV3 pool3, needs `inception_weights`) or the path of a
+        `.keras` model, e.g. the extractor.keras of `bin/train_feature_extractor.py`. Its
+        features are the output of the layer named by the `feature_layer` of the .json
+        sidecar next to it (extractor.json), else of a layer named "features", else of the
+        model itself.
+      inception_weights: path of the notop InceptionV3 ImageNet weights (.h5), for
+        "inception" only.
+      batch_size: positive int, images per forward pass.
+      inception_input_size: 299, or 150 (the paper-compatible mode); "inception" only.
+
+    Returns:
+      A callable `images [N, H, W, C] in [0, 1] -> np.ndarray [N, num_features]` (float). The
+      `.keras` extractor refuses images of another shape than it was trained on.
+
+    Raises:
+      FileNotFoundError: if `spec` is no registered name and no existing `.keras` file, or
+        the inception weights file does not exist.
+      ValueError: for "inception" without `inception_weights` (they cannot be downloaded
+        offline), or a `.keras` file or sidecar that cannot be read.
+
+    #### Examples
+
+    ```python
+    extract = load_extractor("runs/extractor/extractor.keras")
+    features = extract(test_images)  # [N, 128]
+    ```
+    """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(
+            f"Feature extractor spec must be a .keras path or one of "
+            f"{', '.join(NAMED_EXTRACTORS.names())}; got {spec!r}."
+        )
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be positive; got {batch_size}.")
+    if spec in NAMED_EXTRACTORS:
+        return NAMED_EXTRACTORS.get(spec)(
+            inception_weights=inception_weights,
+            batch_size=batch_size,
+            inception_input_size=inception_input_size,
+        )
+    return _keras_file_extractor(spec, batch_size)

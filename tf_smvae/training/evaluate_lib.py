@@ -3,37 +3,86 @@
 import json
 import os
 
+import numpy as np
+
+from tf_smvae import data
 from tf_smvae import evaluation
 from tf_smvae import export as export_lib
 from tf_smvae.training import builders
 from tf_smvae.training import train_lib
+from tf_smvae.util.errors import ConfigError
+from tf_smvae.util.registry import Registry
 
-__all__ = ["evaluate", "export"]
+__all__ = ["KID_REAL_IMAGES", "evaluate", "export"]
+
+
+# KID fields of `config.eval` and their defaults, for configs (and runs) that predate them.
+_KID_DEFAULTS = {
+    "kid_feature_extractor": None,  # a .keras path, or "inception"
+    "inception_weights": None,  # notop InceptionV3 .h5 (for "inception")
+    "kid_num_samples": 10000,  # model samples
+    "kid_num_subsets": 100,
+    "kid_subset_size": 1000,
+    "kid_num_real": None,  # first N test images; None: the whole test split
+    "kid_real_images": "grey_levels",  # grey_levels | likelihood
+}
+
+# How the real (test) images of KID are scaled: `(config, num_examples) -> [N, H, W, C]`.
+KID_REAL_IMAGES = Registry("KID real images")
+
+
+@KID_REAL_IMAGES.register("grey_levels")
+def _grey_level_images(config, num_examples):
+    """The test split's grey levels / 255 in [0, 1], with no binarisation."""
+    images, _ = data.load_arrays(
+        config.dataset.name,
+        "test",
+        data_dir=config.dataset.data_dir,
+        image_size=config.dataset.image_size,
+    )
+    images = images[:num_examples] if num_examples is not None else images
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
+
+
+@KID_REAL_IMAGES.register("likelihood")
+def _likelihood_images(config, num_examples):
+    """The test split as the model saw it (e.g. statically binarised for Bernoulli)."""
+    with config.unlocked():
+        config.dataset.num_test_examples = num_examples
+    _, test, _ = builders.build_datasets(config)
+    return np.concatenate([batch.numpy() for batch in test])
 
 
 def _eval_settings(config, overrides):
-    settings = dict(config.eval)
+    settings = {**_KID_DEFAULTS, **dict(config.eval)}
     settings.update({key: value for key, value in overrides.items() if value is not None})
     return settings
 
 
-def evaluate(workdir, **overrides):
-    """Held-out importance-sampled log-likelihood of a run, written to workdir/eval.json.
+def _write_merged(path, results):
+    """Merges `results` into the JSON object at `path` (if any) and writes it atomically."""
+    summary = {}
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as stream:
+                summary = json.load(stream)
+        except ValueError as error:
+            raise ValueError(
+                f"{path!r} is not valid JSON ({error}); move it away to start a new one."
+            ) from None
+    summary.update(results)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as stream:
+        json.dump(summary, stream, indent=2)
+    os.replace(tmp, path)
+    return summary
 
-    Args:
-      workdir: a training run's directory.
-      **overrides: values replacing `config.eval` fields (num_samples, tau,
-        num_examples, chunk_size, seed); None keeps the config's.
 
-    Returns:
-      The dict written to eval.json.
-    """
-    config = train_lib.load_config(workdir)
-    settings = _eval_settings(config, overrides)
+def _log_likelihood(model, config, settings):
+    """The importance-sampled log-likelihood entries of eval.json."""
     with config.unlocked():
         config.dataset.num_test_examples = settings["num_examples"]
-    _, test, image_shape = builders.build_datasets(config)
-    _, model = train_lib.restore_model(workdir, image_shape)
+    _, test, _ = builders.build_datasets(config)
     result = evaluation.log_likelihood(
         model,
         test,
@@ -43,20 +92,108 @@ def evaluate(workdir, **overrides):
         seed=settings["seed"],
         progress=True,
     )
-    summary = {"split": "test", "dataset": config.dataset.name, **result.to_dict()}
-    path = train_lib.RunPaths(workdir).eval
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(summary, stream, indent=2)
-    os.replace(tmp, path)
+    summary = result.to_dict()
     bits = summary["bits_per_dim"]
     print(
         f"log-likelihood {summary['log_likelihood_nats']:.3f} nats"
         + (f" ({bits:.4f} bits/dim)" if bits is not None else "")
         + f", ESS {summary['ess_mean']:.1f} of {summary['num_samples']}, "
-        f"{summary['num_examples']} examples. Wrote {path}",
+        f"{summary['num_examples']} examples.",
         flush=True,
     )
+    return summary
+
+
+def _kid_extractor(settings):
+    """The feature extractor named by `kid_feature_extractor`, loaded before any other work."""
+    spec = settings["kid_feature_extractor"]
+    if spec is None:
+        raise ConfigError(
+            "KID needs a feature extractor (config.eval.kid_feature_extractor): pass "
+            "--feature_extractor=DIR/extractor.keras (from bin/train_feature_extractor.py) or "
+            "--feature_extractor=inception --inception_weights=FILE."
+        )
+    return evaluation.load_extractor(
+        spec, inception_weights=settings["inception_weights"], batch_size=settings["batch_size"]
+    )
+
+
+def _kid(model, config, settings, extractor):
+    """The KID entries of eval.json: model samples against the test split."""
+    real = KID_REAL_IMAGES.get(settings["kid_real_images"], field="eval.kid_real_images")(
+        config, settings["kid_num_real"]
+    )
+    result = evaluation.sample_kid(
+        model,
+        real,
+        extractor,
+        num_samples=settings["kid_num_samples"],
+        seed=settings["seed"],
+        num_subsets=settings["kid_num_subsets"],
+        subset_size=settings["kid_subset_size"],
+    )
+    spec = settings["kid_feature_extractor"]
+    summary = {
+        (key if key.startswith("kid_") else f"kid_{key}"): value for key, value in result.items()
+    }
+    summary.update(
+        kid_feature_extractor=spec if spec == "inception" else os.path.abspath(spec),
+        kid_real_images=settings["kid_real_images"],
+        kid_seed=settings["seed"],
+    )
+    print(
+        f"KID {result['kid_mean']:.6f} +- {result['kid_std']:.6f} "
+        f"({result['num_fake']} samples vs {result['num_real']} test images, "
+        f"{result['num_subsets']} subsets of {result['subset_size']}).",
+        flush=True,
+    )
+    return summary
+
+
+def evaluate(workdir, *, log_likelihood=True, kid=False, **overrides):
+    """Evaluates a run on its test split and merges the results into workdir/eval.json.
+
+    Keys already in eval.json that this call does not compute are kept, so KID and the
+    log-likelihood may be computed by separate calls.
+
+    Args:
+      workdir: a training run's directory.
+      log_likelihood: estimate the importance-sampled log-likelihood.
+      kid: compute KID between model samples and the test images (needs
+        `kid_feature_extractor`).
+      **overrides: values replacing `config.eval` fields (num_samples, tau, num_examples,
+        chunk_size, seed, kid_feature_extractor, inception_weights, kid_num_samples,
+        kid_num_subsets, kid_subset_size, kid_num_real, kid_real_images); None keeps the
+        config's.
+
+    Returns:
+      The dict written to eval.json.
+
+    Raises:
+      ConfigError: if nothing is asked for, KID without a feature extractor, or an unknown
+        `kid_real_images`.
+      FileNotFoundError: for a missing run, checkpoint or feature extractor file.
+    """
+    if not (log_likelihood or kid):
+        raise ConfigError("Nothing to evaluate: ask for the log-likelihood and/or --kid.")
+    config = train_lib.load_config(workdir)
+    settings = _eval_settings(config, overrides)
+    extractor = _kid_extractor(settings) if kid else None
+    if kid:  # fail on a bad name before any long computation
+        KID_REAL_IMAGES.get(settings["kid_real_images"], field="eval.kid_real_images")
+    dataset = config.dataset
+    image_shape = data.info(
+        dataset.name, data_dir=dataset.data_dir, image_size=dataset.image_size
+    ).image_shape
+    _, model = train_lib.restore_model(workdir, image_shape)
+    results = {"split": "test", "dataset": dataset.name}
+    if log_likelihood:
+        results.update(_log_likelihood(model, config.copy_and_resolve_references(), settings))
+    if kid:
+        results.update(_kid(model, config.copy_and_resolve_references(), settings, extractor))
+    path = train_lib.RunPaths(workdir).eval
+    summary = _write_merged(path, results)
+    print(f"Wrote {path}", flush=True)
     return summary
 
 

@@ -1,0 +1,24 @@
+r"""Table 1, MNIST: 90 ELBO + 10 MCMC epochs at lr 1e-3, latent 10, Bernoulli on
+statically binarised images (threshold 0.5), MLP 2 x 200, batch 100.
+
+    python bin/reproduce_table1.py --workdir=runs/table1 --datasets=mnist
+    python bin/train.py --config=configs/table1_mnist.py:VAE-gradHMC \
+      --workdir=runs/table1_mnist_gradhmc
+
+Rows (the argument after ':'): VAE, VAE-gradMALA, VAE-dsMALA, VAE-gradHMC, VAE-dsHMC,
+VAE-MoG, VAE-VAMP (see configs/table1_rows.py).
+"""
+
+from configs import base
+from configs import table1_rows
+
+
+def get_config(row="VAE"):
+    """Returns the config of one row of the table."""
+    config = base.get_config()
+    config.dataset.name = "mnist"
+    config.model.latent_dim = 10
+    config.train.learning_rate = 1e-3
+    config.train.verbose = 2
+    table1_rows.set_schedule(config, elbo_epochs=90, mcmc_epochs=10)
+    return table1_rows.apply_row(config, row)

@@ -1,0 +1,74 @@
+r"""The rows of the paper's Tables 1 and 2: what each row changes in a dataset's config.
+
+Not a config itself; `configs/table1_<dataset>.py` and `configs/table2_<dataset>.py` set
+the dataset and its schedule, then call `apply_row`:
+
+    python bin/train.py --config=configs/table1_fashion_mnist.py:VAE-gradHMC --workdir=runs/t1
+
+MCMC rows use K = 10 transitions (HMC: L = 2 leapfrog steps), as the paper's README
+states; "grad" rows adapt a diagonal preconditioner and the step size by the speed
+measure, "ds" rows a scalar step size by dual averaging. MoG: 10 components; VAMP:
+500 pseudo-inputs (Tomczak & Welling); both without MCMC.
+"""
+
+ROWS = {
+    "VAE": {},
+    "VAE-gradMALA": {"kernel": {"name": "mala", "num_steps": 10, "preconditioner": "diag"}},
+    "VAE-dsMALA": {
+        "kernel": {
+            "name": "mala",
+            "num_steps": 10,
+            "adaptation": "dual_averaging",
+            "preconditioner": "identity",
+        }
+    },
+    "VAE-gradHMC": {
+        "kernel": {
+            "name": "hmc",
+            "num_steps": 10,
+            "num_leapfrog_steps": 2,
+            "preconditioner": "diag",
+        }
+    },
+    "VAE-dsHMC": {
+        "kernel": {
+            "name": "hmc",
+            "num_steps": 10,
+            "num_leapfrog_steps": 2,
+            "adaptation": "dual_averaging",
+            "preconditioner": "identity",
+        }
+    },
+    "VAE-MoG": {"model": {"prior": "mog", "prior_num_components": 10}},
+    "VAE-VAMP": {"model": {"prior": "vamp", "prior_num_components": 500}},
+}
+
+
+def set_schedule(config, elbo_epochs, mcmc_epochs):
+    """Trains `elbo_epochs` by the ELBO, then `mcmc_epochs` with the kernel (MCMC rows).
+
+    Rows without a kernel train by the ELBO for the same total.
+    """
+    config.train.epochs = elbo_epochs + mcmc_epochs
+    config.kernel.mcmc_start_epoch = elbo_epochs
+    return config
+
+
+def apply_row(config, row, rows=None):
+    """Applies one row's overrides to `config` (in place) and returns it.
+
+    Args:
+      config: a config shaped like `configs/base.py`.
+      row: a key of `rows`.
+      rows: row name -> {section: {field: value}}; default `ROWS`.
+
+    Raises:
+      KeyError: for an unknown row, listing the known ones.
+    """
+    rows = ROWS if rows is None else rows
+    if row not in rows:
+        raise KeyError(f"Unknown row {row!r}; known: {', '.join(rows)}.")
+    for section, fields in rows[row].items():
+        for name, value in fields.items():
+            config[section][name] = value
+    return config

@@ -1,0 +1,27 @@
+r"""Table 2 (KID), CIFAR-10: 100 ELBO + 50 MCMC epochs at lr 1e-3, latent 256, discretised
+logistic (256 bins) with fixed s^2 = 0.05, MLP 2 x 200, batch 100.
+
+    python bin/reproduce_table2.py --workdir=runs/table2 --datasets=cifar10 \
+      --feature_extractor=runs/extractor/extractor.keras
+    python bin/train.py --config=configs/table2_cifar10.py:VAE-gradHMC \
+      --workdir=runs/table2_cifar10_gradhmc
+
+Rows (the argument after ':'): VAE, VAE-gradHMC, VAE-dsHMC, VAE-MoG, VAE-VAMP (see
+configs/table1_rows.py).
+"""
+
+from configs import base
+from configs import table1_rows
+
+
+def get_config(row="VAE"):
+    """Returns the config of one row of the table."""
+    config = base.get_config()
+    config.dataset.name = "cifar10"
+    config.model.latent_dim = 256
+    config.model.likelihood = "discretized_logistic"
+    config.model.likelihood_variance = 0.05
+    config.train.learning_rate = 1e-3
+    config.train.verbose = 2
+    table1_rows.set_schedule(config, elbo_epochs=100, mcmc_epochs=50)
+    return table1_rows.apply_row(config, row)

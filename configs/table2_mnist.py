@@ -1,0 +1,25 @@
+r"""Table 2 (KID), MNIST: 100 ELBO + 50 MCMC epochs at lr 1e-3, latent 10, Bernoulli on
+statically binarised images, MLP 2 x 200, batch 100.
+
+    python bin/reproduce_table2.py --workdir=runs/table2 --datasets=mnist \
+      --feature_extractor=runs/extractor/extractor.keras
+    python bin/train.py --config=configs/table2_mnist.py:VAE-gradHMC \
+      --workdir=runs/table2_mnist_gradhmc
+
+Rows (the argument after ':'): VAE, VAE-gradHMC, VAE-dsHMC, VAE-MoG, VAE-VAMP (see
+configs/table1_rows.py).
+"""
+
+from configs import base
+from configs import table1_rows
+
+
+def get_config(row="VAE"):
+    """Returns the config of one row of the table."""
+    config = base.get_config()
+    config.dataset.name = "mnist"
+    config.model.latent_dim = 10
+    config.train.learning_rate = 1e-3
+    config.train.verbose = 2
+    table1_rows.set_schedule(config, elbo_epochs=100, mcmc_epochs=50)
+    return table1_rows.apply_row(config, row)

@@ -1,0 +1,835 @@
+"""Data augmentation with per-class VAEs (paper Table 3): sampling, classifier, study.
+
+The study (`run`, behind `bin/reproduce_table3.py`) on a two-class `image_folder` dataset:
+
+1. The folder's train split is divided, stratified by class, into the classifier's training
+   images and a validation split for early stopping (`validation_fraction`, a fixed seed);
+   the folder's test split is only used for the reported metrics (a `validation/` split
+   folder, if the image folder has one, is not used).
+2. Per row (VAE, VAE-gradHMC, VAE-dsHMC), seed and class, a VAE is trained with
+   `train_lib.run` on that class's training images (its Keras validation data is the class's
+   validation images), from `row_configs[row]` (configs/table3_augmentation.py).
+3. max(N) images are sampled from the minority-class VAE's prior (the likelihood's mean
+   image, quantised to uint8 like the real data); the study with N synthetic images uses the
+   first N of them, so the sets are nested.
+4. A small conv classifier (`build_classifier`) is trained on real + synthetic images with
+   early stopping on the validation split, and scored on the test split: balanced accuracy,
+   TPR and TNR with the minority class as the positive class. "No augmentation" is the same
+   classifier on the real images only. Row, N and no-augmentation runs with the same seed
+   share the classifier's initialisation and data order.
+
+workdir/
+  split.json                              class names, positive class, the split's indices
+  study.json                              the settings finished runs depend on (checked)
+  class_data/<class>/{train,test}.npz     per-class VAE data (test.npz = validation images)
+  vaes/<row>/seed<k>/<class>/             train_lib workdirs of the per-class VAEs
+  synthetic/<row>/seed<k>/<class>/*.png   the sampled minority images (an image_folder class)
+  runs/<row>/seed<k>/N=<n>.json           one finished classifier run (a rerun skips it)
+  runs/no_augmentation/seed<k>.json
+  samples/*.png                           grids of real and synthetic images per class
+  results.json                            {dataset: {"<row>/N=<n>" | "No augmentation":
+                                            {"balanced_accuracy" | "tpr" | "tnr":
+                                             {"mean", "std", "seeds"}}}}
+  table3.md                               ours beside the paper's (ADNI, N = 200)
+"""
+
+import copy
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_smvae import data
+from tf_smvae.evaluation import augmentation
+from tf_smvae.training import reports
+from tf_smvae.training import train_lib
+from tf_smvae.util import images as images_lib
+from tf_smvae.util import seeds as seeds_lib
+from tf_smvae.util.errors import ConfigError
+from tf_smvae.util.errors import DataError
+
+__all__ = [
+    "CLASS_NAMES",
+    "METRICS",
+    "NO_AUGMENTATION",
+    "PAPER_NUM_SYNTHETIC",
+    "PAPER_TABLE3",
+    "ROWS",
+    "ClassifierSettings",
+    "Settings",
+    "build_classifier",
+    "format_table3",
+    "make_imbalanced_folder",
+    "read_images",
+    "result_key",
+    "run",
+    "sample_images",
+    "split_train_validation",
+    "to_uint8",
+    "train_classifier",
+    "write_images",
+]
+
+ROWS = ("VAE", "VAE-gradHMC", "VAE-dsHMC")
+NO_AUGMENTATION = "No augmentation"
+METRICS = ("balanced_accuracy", "tpr", "tnr")
+# The paper's ADNI numbers (BAcc, TPR, TNR), reported for N = 200 synthetic images.
+PAPER_NUM_SYNTHETIC = 200
+PAPER_TABLE3 = {
+    "VAE": ("0.968 (0.01)", "0.986 (0.003)", "0.950 (0.002)"),
+    "VAE-gradHMC": ("0.971 (0.01)", "0.989 (0.005)", "0.954 (0.002)"),
+    "VAE-dsHMC": ("0.964 (0.01)", "0.989 (0.005)", "0.940 (0.001)"),
+    NO_AUGMENTATION: ("0.878 (0.02)", "0.824 (0.024)", "0.932 (0.025)"),
+}
+_SAMPLE_SALT = "augment.sample"
+_GRID_SIZE = 64
+
+
+def result_key(row, num_synthetic):
+    """The results.json key of one (row, N) entry, e.g. "VAE-gradHMC/N=500"."""
+    return f"{row}/N={num_synthetic}"
+
+
+# -- synthetic images --------------------------------------------------------------------------
+
+
+def to_uint8(images):
+    """Quantises images in [0, 1] to uint8 grey levels round(255 x), clipped.
+
+    Raises:
+      ValueError: if an image holds NaN or inf (a diverged model).
+    """
+    images = np.asarray(images, np.float32)
+    if not np.all(np.isfinite(images)):
+        raise ValueError("The images hold NaN or inf values; the model has diverged.")
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def sample_images(model, num_images, seed=0, batch_size=500):
+    """Samples images from a VAE's prior: the likelihood's mean image of each draw.
+
+    Args:
+      model: a trained `VAE` (or subclass) with `sample(num, seed)`.
+      num_images: how many images (>= 1).
+      seed: int or int32[2] seed; each batch gets its own sub-seed.
+      batch_size: images decoded at once.
+
+    Returns:
+      uint8 numpy array [num_images, H, W, C] (grey levels, as the real data).
+
+    Raises:
+      ValueError: for num_images < 1 or non-finite samples.
+    """
+    if num_images < 1:
+        raise ValueError(f"num_images must be >= 1, got {num_images}.")
+    num_batches = -(-num_images // batch_size)
+    batch_seeds = seeds_lib.split_seed(seed, n=num_batches, salt=_SAMPLE_SALT)
+    parts = []
+    for index, batch_seed in enumerate(batch_seeds):
+        count = min(batch_size, num_images - index * batch_size)
+        parts.append(model.sample(count, seed=batch_seed).numpy())
+    return to_uint8(np.concatenate(parts, axis=0))
+
+
+def write_images(images, directory, prefix="synthetic"):
+    """Writes uint8 images [N, H, W, C] as `directory/<prefix>_<i>.png` (grey or RGB).
+
+    Returns:
+      The list of written paths.
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"write_images needs uint8 images [N, H, W, 1 or 3], got {images.dtype} {images.shape}."
+        )
+    os.makedirs(directory, exist_ok=True)
+    return [
+        images_lib.write_png(os.path.join(directory, f"{prefix}_{index:06d}.png"), image)
+        for index, image in enumerate(images)
+    ]
+
+
+def read_images(directory, channels):
+    """Reads the PNG files of `directory`, sorted by name, as uint8 [N, H, W, channels]."""
+    names = sorted(n for n in os.listdir(directory) if n.endswith(".png"))
+    if not names:
+        return np.zeros((0,), np.uint8)
+    return np.stack(
+        [
+            tf.io.decode_png(tf.io.read_file(os.path.join(directory, n)), channels).numpy()
+            for n in names
+        ]
+    )
+
+
+# -- splits and the classifier ------------------------------------------------------------------
+
+
+def split_train_validation(labels, fraction, seed=0):
+    """Splits training indices into (train, validation), stratified by class.
+
+    Each class gives round(fraction * n) of its n images (at least 1, at most n - 1) to the
+    validation split, chosen by a seeded permutation.
+
+    Args:
+      labels: int labels [N] of the training split.
+      fraction: validation share, in (0, 1).
+      seed: int seed of the permutation.
+
+    Returns:
+      (train_indices, validation_indices), sorted int arrays that partition range(N).
+
+    Raises:
+      ConfigError: for a fraction outside (0, 1).
+      DataError: for a class with fewer than two training images.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"validation_fraction must be in (0, 1), got {fraction}.")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    validation = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        if members.size < 2:
+            raise DataError(
+                f"Class {label} has {members.size} training image(s); the validation split "
+                "needs at least 2 per class."
+            )
+        count = min(max(int(round(fraction * members.size)), 1), members.size - 1)
+        validation.extend(members[:count].tolist())
+    validation = np.sort(np.asarray(validation, np.int64))
+    return np.setdiff1d(np.arange(labels.size), validation), validation
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierSettings:
+    """The small conv classifier and its training.
+
+    Attributes:
+      max_epochs: upper bound of training epochs.
+      patience: epochs without a better validation loss before stopping (the best
+        epoch's weights are restored).
+      batch_size: training batch size.
+      learning_rate: Adam learning rate.
+      filters: channels of the 3x3 conv layers, each followed by 2x2 max pooling.
+      hidden_units: width of the dense layer before the logit.
+      jit_compile: XLA-compile the training step.
+    """
+
+    max_epochs: int = 100
+    patience: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    filters: tuple = (16, 32)
+    hidden_units: int = 32
+    jit_compile: bool = True
+
+
+def build_classifier(image_shape, settings, seed):
+    """Conv(3x3, relu) + max-pool per filter -> flatten -> dense -> one logit.
+
+    Args:
+      image_shape: (H, W, C).
+      settings: `ClassifierSettings`.
+      seed: int seeding every initialiser.
+
+    Returns:
+      An uncompiled `keras.Model` mapping [B, H, W, C] in [0, 1] to logits [B, 1].
+    """
+    inputs = keras.Input(tuple(image_shape))
+    hidden = inputs
+    for index, filters in enumerate(settings.filters):
+        hidden = keras.layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + index),
+        )(hidden)
+        hidden = keras.layers.MaxPooling2D(2, padding="same")(hidden)
+    hidden = keras.layers.Flatten()(hidden)
+    count = len(settings.filters)
+    hidden = keras.layers.Dense(
+        settings.hidden_units,
+        activation="relu",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + count),
+    )(hidden)
+    logits = keras.layers.Dense(
+        1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + count + 1)
+    )(hidden)
+    return keras.Model(inputs, logits, name="augmentation_classifier")
+
+
+def _as_float(images):
+    return np.asarray(images, np.float32) / 255.0
+
+
+def train_classifier(train, validation, settings, seed):
+    """Trains the classifier with early stopping on the validation loss.
+
+    Args:
+      train: (uint8 images [N, H, W, C], binary labels [N]) to train on.
+      validation: (images, labels) for early stopping only.
+      settings: `ClassifierSettings`.
+      seed: int seed of the initialisation and the data order.
+
+    Returns:
+      (model with the best epoch's weights, dict(epochs_trained, best_epoch)).
+    """
+    (x_train, y_train), (x_val, y_val) = train, validation
+    keras.utils.set_random_seed(seed)
+    model = build_classifier(x_train.shape[1:], settings, seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        jit_compile=settings.jit_compile,
+    )
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((_as_float(x_train), np.float32(y_train)[:, None]))
+        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
+        .batch(settings.batch_size)
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=settings.patience, restore_best_weights=True
+    )
+    history = model.fit(
+        dataset,
+        validation_data=(_as_float(x_val), np.float32(y_val)[:, None]),
+        epochs=settings.max_epochs,
+        callbacks=[stop],
+        shuffle=False,  # the dataset shuffles, seeded
+        verbose=0,
+    )
+    return model, dict(epochs_trained=len(history.history["loss"]), best_epoch=stop.best_epoch + 1)
+
+
+def _scores(model, x_test, y_test):
+    logits = model.predict(_as_float(x_test), batch_size=256, verbose=0)
+    predictions = (logits[:, 0] > 0.0).astype(np.int64)
+    return {
+        "balanced_accuracy": augmentation.balanced_accuracy(y_test, predictions, 1),
+        "tpr": augmentation.true_positive_rate(y_test, predictions, 1),
+        "tnr": augmentation.true_negative_rate(y_test, predictions, 1),
+    }
+
+
+# -- an offline imbalanced folder ---------------------------------------------------------------
+
+CLASS_NAMES = {
+    "fashion_mnist": (
+        "t_shirt_top",
+        "trouser",
+        "pullover",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "sneaker",
+        "bag",
+        "ankle_boot",
+    ),
+    "mnist": tuple(str(digit) for digit in range(10)),
+}
+
+
+def make_imbalanced_folder(
+    out_dir,
+    majority_class=0,
+    minority_class=6,
+    num_majority_train=600,
+    num_majority_test=300,
+    ratio=3,
+    seed=0,
+    dataset="fashion_mnist",
+    data_dir=None,
+):
+    """Writes a two-class image folder with a 1:ratio imbalance from (Fashion-)MNIST.
+
+    Layout (what the `image_folder` source reads as its train and test splits):
+    `out_dir/{train,test}/<class name>/<index in the source split>.png`, grey 28 x 28. Each
+    split keeps `num_majority_*` majority images and `num_majority_* // ratio` minority
+    images, drawn without replacement by a seeded generator from the same source split.
+
+    Args:
+      out_dir: the folder to create (must be absent or empty).
+      majority_class: label of the majority class in the source (default 0, T-shirt/top).
+      minority_class: label of the minority class (default 6, shirt: a hard pair).
+      num_majority_train: majority images in the train split.
+      num_majority_test: majority images in the test split.
+      ratio: majority images per minority image.
+      seed: int seed of the draw.
+      dataset: "fashion_mnist" or "mnist" (IDX files via `tf_smvae.data`).
+      data_dir: where the IDX files are (default: the known locations).
+
+    Returns:
+      {split: {class name: number of images}}.
+
+    Raises:
+      ConfigError: for equal or unknown classes, bad counts, or a non-empty out_dir.
+    """
+    names = CLASS_NAMES.get(dataset)
+    if names is None:
+        raise ConfigError(f"dataset must be one of {', '.join(CLASS_NAMES)}, got {dataset!r}.")
+    classes = (majority_class, minority_class)
+    if majority_class == minority_class or not all(0 <= c < len(names) for c in classes):
+        raise ConfigError(
+            f"majority_class and minority_class must be two different labels in 0..9, got "
+            f"{majority_class} and {minority_class}."
+        )
+    if ratio < 1 or min(num_majority_train, num_majority_test) < ratio:
+        raise ConfigError(
+            f"Need ratio >= 1 and at least `ratio` majority images per split; got ratio "
+            f"{ratio}, num_majority_train {num_majority_train}, test {num_majority_test}."
+        )
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        raise ConfigError(f"out_dir {out_dir!r} is not empty; choose a new folder.")
+    counts = {}
+    for split_index, (split, num_majority) in enumerate(
+        (("train", num_majority_train), ("test", num_majority_test))
+    ):
+        x, y = data.load_arrays(dataset, split, data_dir=data_dir)
+        rng = np.random.default_rng([seed, split_index])
+        counts[split] = {}
+        for label, count in (
+            (majority_class, num_majority),
+            (minority_class, num_majority // ratio),
+        ):
+            members = np.flatnonzero(y == label)
+            if count > members.size:
+                raise ConfigError(f"{split} has only {members.size} images of class {label}.")
+            chosen = np.sort(rng.choice(members, count, replace=False))
+            folder = os.path.join(out_dir, split, names[label])
+            for index in chosen:
+                images_lib.write_png(os.path.join(folder, f"{index:05d}.png"), x[index])
+            counts[split][names[label]] = int(count)
+    return counts
+
+
+# -- the study ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the study runs.
+
+    Attributes:
+      num_synthetic: the N values (synthetic minority images added).
+      rows: keys of the row configs to run (may be empty: the baseline only).
+      seeds: training seeds (VAEs, sampling and classifiers).
+      epochs_scale: multiplies the configs' epochs and ELBO epochs (1.0: the paper's).
+      validation_fraction: share of each class's training images held out for early stopping.
+      split_seed: seed of that split (the same split for every training seed).
+      vae_classes: "all" (one VAE per class, as the paper; the majority's only gives sample
+        grids) or "minority" (the only class that is augmented).
+      image_size: None, or the size every image is resized to.
+      name: the dataset's name in results.json (default: the folder's name).
+      jit_compile: XLA for the VAEs' and the classifier's training steps.
+      quick: 2 VAE epochs (1 + 1), at most 3 classifier epochs: a smoke run for tests.
+      classifier: `ClassifierSettings`.
+      verbose: print progress lines to stderr.
+    """
+
+    num_synthetic: tuple = (200, 500, 1000, 2000)
+    rows: tuple = ROWS
+    seeds: tuple = (0, 1, 2)
+    epochs_scale: float = 1.0
+    validation_fraction: float = 0.2
+    split_seed: int = 0
+    vae_classes: str = "all"
+    image_size: int = None
+    name: str = None
+    jit_compile: bool = True
+    quick: bool = False
+    classifier: ClassifierSettings = ClassifierSettings()
+    verbose: bool = True
+
+
+_VAE_CLASSES = ("all", "minority")
+
+
+def _log(settings, message):
+    if settings.verbose:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _check_settings(settings, row_configs):
+    unknown = [row for row in settings.rows if row not in row_configs]
+    if unknown:
+        raise ConfigError(f"Unknown rows {unknown}; known: {', '.join(row_configs)}.")
+    if not settings.seeds:
+        raise ConfigError("seeds is empty: give at least one seed.")
+    if not settings.num_synthetic or min(settings.num_synthetic) < 1:
+        raise ConfigError(f"num_synthetic must be ints >= 1, got {list(settings.num_synthetic)}.")
+    if settings.vae_classes not in _VAE_CLASSES:
+        raise ConfigError(
+            f"vae_classes must be one of {', '.join(_VAE_CLASSES)}, got {settings.vae_classes!r}."
+        )
+    if not settings.epochs_scale > 0:
+        raise ConfigError(f"epochs_scale must be > 0, got {settings.epochs_scale}.")
+
+
+def _class_names(data_dir, num_classes):
+    """Class folder names in label order (the image_folder source's sorted union)."""
+    roots = [data_dir]
+    if os.path.isdir(os.path.join(data_dir, "train")):
+        roots = [os.path.join(data_dir, s) for s in ("train", "validation", "test")]
+    names = sorted(
+        {
+            name
+            for root in roots
+            if os.path.isdir(root)
+            for name in os.listdir(root)
+            if not name.startswith(".") and os.path.isdir(os.path.join(root, name))
+        }
+    )
+    return names if len(names) == num_classes else [f"class{k}" for k in range(num_classes)]
+
+
+@dataclasses.dataclass
+class _Study:
+    """The data every run of the study shares."""
+
+    name: str
+    class_names: list
+    positive: int  # label of the positive (minority) class
+    train: tuple  # (uint8 images, int labels) the classifier trains on
+    validation: tuple
+    test: tuple
+
+    def binary(self, labels):
+        return (np.asarray(labels) == self.positive).astype(np.int64)
+
+
+def _load_study(data_dir, workdir, settings):
+    """Reads the folder, checks it has two classes, splits it and records split.json."""
+    x_train, y_train = data.load_arrays(
+        "image_folder", "train", data_dir=data_dir, image_size=settings.image_size
+    )
+    x_test, y_test = data.load_arrays(
+        "image_folder", "test", data_dir=data_dir, image_size=settings.image_size
+    )
+    classes, counts = np.unique(y_train, return_counts=True)
+    if classes.size != 2 or set(np.unique(y_test)) != set(classes.tolist()):
+        raise DataError(
+            f"{data_dir}: the augmentation study needs exactly two classes in both the train "
+            f"and test splits; train has labels {classes.tolist()}, test "
+            f"{np.unique(y_test).tolist()}."
+        )
+    names = _class_names(data_dir, int(classes.max()) + 1)
+    positive = augmentation.minority_label(y_train)
+    train_index, val_index = split_train_validation(
+        y_train, settings.validation_fraction, settings.split_seed
+    )
+    record = dict(
+        class_names=names,
+        positive_class=names[positive],
+        positive_label=positive,
+        train_counts={names[c]: int(n) for c, n in zip(classes, counts)},
+        source_train_size=int(y_train.size),
+        source_test_size=int(y_test.size),
+        validation_fraction=settings.validation_fraction,
+        split_seed=settings.split_seed,
+        train_indices=train_index.tolist(),
+        validation_indices=val_index.tolist(),
+    )
+    _write_or_check(os.path.join(workdir, "split.json"), record)
+    name = settings.name or os.path.basename(os.path.normpath(data_dir))
+    return _Study(
+        name,
+        names,
+        positive,
+        (x_train[train_index], y_train[train_index]),
+        (x_train[val_index], y_train[val_index]),
+        (x_test, y_test),
+    )
+
+
+def _write_or_check(path, record):
+    """Writes `record`, or checks that the workdir's earlier record is the same."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as stream:
+            previous = json.load(stream)
+        changed = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
+        if changed:
+            raise ConfigError(
+                f"{path} records a study with other {', '.join(changed)}; finished runs would "
+                "be mixed. Rerun with the same settings or use a new --workdir."
+            )
+        return
+    reports.write_json(path, record)
+
+
+def _study_record(settings):
+    """The settings finished runs depend on (written to study.json)."""
+    return dict(
+        quick=settings.quick,
+        epochs_scale=settings.epochs_scale,
+        vae_classes=settings.vae_classes,
+        image_size=settings.image_size,
+        classifier={
+            k: v for k, v in dataclasses.asdict(settings.classifier).items() if k != "jit_compile"
+        },
+    )
+
+
+def _vae_config(row_config, seed, class_dir, num_train, settings):
+    """The per-class VAE config: the row's config on one class's npz data."""
+    config = copy.deepcopy(row_config)
+    config.seed = seed
+    config.dataset.name = "npz"
+    config.dataset.data_dir = class_dir
+    config.dataset.image_size = None
+    if settings.quick:
+        epochs, pretrain = 2, 1
+        config.train.verbose = 0
+        config.train.checkpoint_every_steps = 0
+        config.train.num_sample_images = 16
+    else:
+        epochs = max(1, round(config.train.epochs * settings.epochs_scale))
+        pretrain = round(config.kernel.mcmc_start_epoch * settings.epochs_scale)
+        pretrain = min(pretrain, epochs - 1) if config.kernel.mcmc_start_epoch else 0
+    config.train.epochs = epochs
+    config.kernel.mcmc_start_epoch = max(pretrain, 0)
+    config.train.batch_size = min(config.train.batch_size, num_train)
+    config.train.jit_compile = settings.jit_compile
+    return config
+
+
+def _class_data(study, workdir, label):
+    """Writes (once) class_data/<class>/{train,test}.npz; returns (folder, train size)."""
+    name = study.class_names[label]
+    folder = os.path.join(workdir, "class_data", name)
+    x_train = study.train[0][study.train[1] == label]
+    x_val = study.validation[0][study.validation[1] == label]
+    for split, images in (("train", x_train), ("test", x_val)):
+        path = os.path.join(folder, f"{split}.npz")
+        if not os.path.exists(path):
+            os.makedirs(folder, exist_ok=True)
+            tmp = f"{path}.tmp-{os.getpid()}.npz"
+            np.savez(tmp, x=images)
+            os.replace(tmp, path)
+    return folder, len(x_train)
+
+
+def _same_config(config, paths):
+    if not (os.path.exists(paths.model) and os.path.exists(paths.config)):
+        return False
+    with open(paths.config, encoding="utf-8") as stream:
+        return json.load(stream) == json.loads(config.to_json_best_effort())
+
+
+def _vae(study, workdir, row, seed, label, row_configs, reference_config, settings):
+    """Trains (or restores a finished) per-class VAE."""
+    class_dir, num_train = _class_data(study, workdir, label)
+    config = _vae_config(row_configs[row], seed, class_dir, num_train, settings)
+    run_dir = os.path.join(workdir, "vaes", row, f"seed{seed}", study.class_names[label])
+    paths = train_lib.RunPaths(run_dir)
+    if _same_config(config, paths):
+        return train_lib.restore_model(run_dir, image_shape=study.train[0].shape[1:])[1]
+    _log(settings, f"{row} seed {seed}: training the VAE of class {study.class_names[label]!r}")
+    return train_lib.run(config, run_dir, reference_config)
+
+
+def _grid(workdir, name, images):
+    path = os.path.join(workdir, "samples", f"{name}.png")
+    images_lib.write_png(path, images_lib.image_grid(images[:_GRID_SIZE] / 255.0))
+
+
+def _synthetic(study, workdir, row, seed, row_configs, reference_config, settings):
+    """The max(N) synthetic minority images of (row, seed): read back, or trained + sampled."""
+    count = max(settings.num_synthetic)
+    minority = study.class_names[study.positive]
+    folder = os.path.join(workdir, "synthetic", row, f"seed{seed}", minority)
+    channels = study.train[0].shape[-1]
+    if os.path.isdir(folder):
+        images = read_images(folder, channels)
+        if len(images) >= count:
+            return images[:count]
+    labels = range(len(study.class_names)) if settings.vae_classes == "all" else ()
+    for label in labels:
+        if label != study.positive:
+            model = _vae(study, workdir, row, seed, label, row_configs, reference_config, settings)
+            grid = sample_images(model, _GRID_SIZE, seed=seed)
+            _grid(workdir, f"{row}_seed{seed}_{study.class_names[label]}", grid)
+    model = _vae(study, workdir, row, seed, study.positive, row_configs, reference_config, settings)
+    images = sample_images(model, count, seed=seed)
+    write_images(images, folder)
+    _grid(workdir, f"{row}_seed{seed}_{minority}", images)
+    return images
+
+
+def _record_path(workdir, row, seed, num_synthetic):
+    if row == NO_AUGMENTATION:
+        return os.path.join(workdir, "runs", "no_augmentation", f"seed{seed}.json")
+    return os.path.join(workdir, "runs", row, f"seed{seed}", f"N={num_synthetic}.json")
+
+
+def _classify(study, synthetic, seed, settings):
+    """One classifier run on real (+ synthetic minority) images; returns its record."""
+    start = time.time()
+    x_train, y_train = study.train
+    labels = study.binary(y_train)
+    if len(synthetic):
+        x_train = np.concatenate([x_train, synthetic], axis=0)
+        labels = np.concatenate([labels, np.ones(len(synthetic), np.int64)])
+    model, info = train_classifier(
+        (x_train, labels),
+        (study.validation[0], study.binary(study.validation[1])),
+        settings.classifier,
+        seed,
+    )
+    record = _scores(model, study.test[0], study.binary(study.test[1]))
+    record.update(
+        info,
+        seed=seed,
+        num_synthetic=len(synthetic),
+        num_train_real=len(study.train[1]),
+        num_validation=len(study.validation[1]),
+        num_test=len(study.test[1]),
+        positive_class=study.class_names[study.positive],
+        seconds=time.time() - start,
+    )
+    return record
+
+
+def _finished(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def _summary(label, record):
+    return (
+        f"{label}: BAcc {record['balanced_accuracy']:.3f} TPR {record['tpr']:.3f} "
+        f"TNR {record['tnr']:.3f} ({record['epochs_trained']} epochs, {record['seconds']:.0f}s)"
+    )
+
+
+def _baseline_records(study, workdir, settings):
+    records = []
+    no_synthetic = np.zeros((0, *study.train[0].shape[1:]), np.uint8)
+    for seed in settings.seeds:
+        path = _record_path(workdir, NO_AUGMENTATION, seed, 0)
+        record = _finished(path)
+        if record is None:
+            record = _classify(study, no_synthetic, seed, settings)
+            reports.write_json(path, record)
+            _log(settings, _summary(f"{NO_AUGMENTATION} seed {seed}", record))
+        records.append(record)
+    return records
+
+
+def _row_records(study, workdir, row, row_configs, reference_config, settings):
+    """{N: [record per seed]} of one row, training only what is missing."""
+    records = {n: [] for n in settings.num_synthetic}
+    for seed in settings.seeds:
+        paths = {n: _record_path(workdir, row, seed, n) for n in settings.num_synthetic}
+        done = {n: _finished(path) for n, path in paths.items()}
+        if any(record is None for record in done.values()):
+            synthetic = _synthetic(
+                study, workdir, row, seed, row_configs, reference_config, settings
+            )
+            for n, record in done.items():
+                if record is None:
+                    done[n] = dict(_classify(study, synthetic[:n], seed, settings), row=row)
+                    reports.write_json(paths[n], done[n])
+                    _log(settings, _summary(f"{row} N={n} seed {seed}", done[n]))
+        for n in settings.num_synthetic:
+            records[n].append(done[n])
+    return records
+
+
+def _aggregate(records):
+    return {metric: reports.mean_std([r[metric] for r in records]) for metric in METRICS}
+
+
+def _quick(settings):
+    classifier = dataclasses.replace(
+        settings.classifier,
+        max_epochs=min(settings.classifier.max_epochs, 3),
+        patience=min(settings.classifier.patience, 2),
+    )
+    return dataclasses.replace(settings, classifier=classifier)
+
+
+def run(data_dir, workdir, row_configs, settings=None, reference_config=None):
+    """Runs every (row, seed, N) and baseline seed not yet done and writes the tables.
+
+    Args:
+      data_dir: a two-class `image_folder` dataset (train and test splits).
+      workdir: output directory (created; finished runs in it are reused).
+      row_configs: {row name: config shaped like configs/base.py} of the per-class VAEs,
+        e.g. configs/table3_augmentation.py's variants.
+      settings: `Settings` (default: the paper's).
+      reference_config: the base config, for the unknown-key check of `train_lib.run`.
+
+    Returns:
+      The results dict written to results.json.
+
+    Raises:
+      ConfigError: for unknown rows or bad settings, before any work.
+      DataError: for a folder without exactly two classes in each split.
+    """
+    settings = settings or Settings()
+    _check_settings(settings, row_configs)
+    if settings.quick:
+        settings = _quick(settings)
+    os.makedirs(workdir, exist_ok=True)
+    study = _load_study(data_dir, workdir, settings)
+    _write_or_check(
+        os.path.join(workdir, "study.json"), json.loads(json.dumps(_study_record(settings)))
+    )
+    for label, name in enumerate(study.class_names):
+        _grid(workdir, f"real_{name}", study.train[0][study.train[1] == label])
+    entries = {}
+    for row in settings.rows:
+        by_n = _row_records(study, workdir, row, row_configs, reference_config, settings)
+        for n, records in by_n.items():
+            entries[result_key(row, n)] = _aggregate(records)
+    entries[NO_AUGMENTATION] = _aggregate(_baseline_records(study, workdir, settings))
+    results = {study.name: entries}
+    reports.write_json(os.path.join(workdir, "results.json"), results)
+    positive = study.class_names[study.positive]
+    reports.write_text(os.path.join(workdir, "table3.md"), format_table3(results, positive))
+    return results
+
+
+def format_table3(results, positive_class=None):
+    """Markdown of results.json beside the paper's ADNI numbers (given for N = 200).
+
+    Args:
+      results: {dataset: {"<row>/N=<n>" or "No augmentation": {metric: mean_std entry}}}.
+      positive_class: the positive class's name, for the note under the table.
+
+    Returns:
+      The markdown text.
+    """
+    header = ["model", "synthetic N", "BAcc", "TPR", "TNR", "paper BAcc", "paper TPR", "paper TNR"]
+    text = []
+    for name, entries in results.items():
+        rows = []
+        for key, entry in entries.items():
+            row, _, n = key.partition("/N=")
+            paper = PAPER_TABLE3.get(row, ("-",) * 3)
+            if n and int(n) != PAPER_NUM_SYNTHETIC:
+                paper = ("-",) * 3
+            cells = [reports.cell(entry[m], digits=3) for m in METRICS]
+            rows.append([row, n or "0", *cells, *paper])
+        title = f"Table 3: augmentation on {name} (mean (std) over seeds)"
+        text.append(reports.markdown_table(title, header, rows))
+    notes = [
+        "",
+        "Positive class: the minority class"
+        + (f" ({positive_class!r})" if positive_class else "")
+        + "; BAcc = (TPR + TNR) / 2 on the folder's test split. Early stopping uses a "
+        "validation split of the training images, never the test split. The paper's numbers "
+        f"are on ADNI with N = {PAPER_NUM_SYNTHETIC} (its best N); its KID columns are not "
+        "computed here.",
+    ]
+    return "\n".join(text) + "\n".join(notes) + "\n"
