@@ -137,6 +137,11 @@ def _roulette_num_terms(seed, batch_shape, num_exact_terms, continue_prob, max_t
     return tf.minimum(num_exact_terms + num_extra, float(max_terms))
 
 
+_Series = collections.namedtuple(
+    "_Series", ["value", "neumann", "hessian_probe", "direction", "hessian_direction"]
+)
+
+
 @LOG_DET_ESTIMATORS.register("stochastic")
 def stochastic_log_det(
     target_log_prob_fn,
@@ -240,11 +245,6 @@ def stochastic_log_det(
         excess = tf.nn.relu(tf.abs(rayleigh) - spectral_bound)
         penalty = (spectral_penalty * state.shape[-1]) * tf.square(excess)
     return LogDetResult(log_det, penalty)
-
-
-_Series = collections.namedtuple(
-    "_Series", ["value", "neumann", "hessian_probe", "direction", "hessian_direction"]
-)
 
 
 def _roulette_series(

@@ -45,11 +45,12 @@ import numpy as np
 import tensorflow as tf
 
 from tf_smvae import data
+from tf_smvae import evaluation
 from tf_smvae.evaluation import augmentation
 from tf_smvae.training import reports
 from tf_smvae.training import train_lib
+from tf_smvae.util import files
 from tf_smvae.util import images as images_lib
-from tf_smvae.util import seeds as seeds_lib
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError
 
@@ -86,7 +87,6 @@ PAPER_TABLE3 = {
     "VAE-dsHMC": ("0.964 (0.01)", "0.989 (0.005)", "0.940 (0.001)"),
     NO_AUGMENTATION: ("0.878 (0.02)", "0.824 (0.024)", "0.932 (0.025)"),
 }
-_SAMPLE_SALT = "augment.sample"
 _GRID_SIZE = 64
 
 
@@ -110,30 +110,21 @@ def to_uint8(images):
     return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def sample_images(model, num_images, seed=0, batch_size=500):
-    """Samples images from a VAE's prior: the likelihood's mean image of each draw.
+def sample_images(model, num_images, seed=0):
+    """Samples images from a VAE's prior as uint8 grey levels, like the real data.
 
     Args:
       model: a trained `VAE` (or subclass) with `sample(num, seed)`.
       num_images: how many images (>= 1).
-      seed: int or int32[2] seed; each batch gets its own sub-seed.
-      batch_size: images decoded at once.
+      seed: int or int32[2] seed (see `tf_smvae.evaluation.sample_images`).
 
     Returns:
-      uint8 numpy array [num_images, H, W, C] (grey levels, as the real data).
+      uint8 numpy array [num_images, H, W, C]: the likelihood's mean images, quantised.
 
     Raises:
       ValueError: for num_images < 1 or non-finite samples.
     """
-    if num_images < 1:
-        raise ValueError(f"num_images must be >= 1, got {num_images}.")
-    num_batches = -(-num_images // batch_size)
-    batch_seeds = seeds_lib.split_seed(seed, n=num_batches, salt=_SAMPLE_SALT)
-    parts = []
-    for index, batch_seed in enumerate(batch_seeds):
-        count = min(batch_size, num_images - index * batch_size)
-        parts.append(model.sample(count, seed=batch_seed).numpy())
-    return to_uint8(np.concatenate(parts, axis=0))
+    return to_uint8(evaluation.sample_images(model, num_images, seed))
 
 
 def write_images(images, directory, prefix="synthetic"):
@@ -554,7 +545,7 @@ def _write_or_check(path, record):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as stream:
             previous = json.load(stream)
-        changed = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
+        changed = sorted({key.split(".")[0] for key in files.changed_fields(previous, record)})
         if changed:
             raise ConfigError(
                 f"{path} records a study with other {', '.join(changed)}; finished runs would "

@@ -10,6 +10,7 @@ from tf_smvae import evaluation
 from tf_smvae import export as export_lib
 from tf_smvae.training import builders
 from tf_smvae.training import train_lib
+from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
@@ -71,10 +72,7 @@ def _write_merged(path, results):
                 f"{path!r} is not valid JSON ({error}); move it away to start a new one."
             ) from None
     summary.update(results)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(summary, stream, indent=2)
-    os.replace(tmp, path)
+    files.write_json(path, summary)
     return summary
 
 

@@ -7,7 +7,8 @@ does not show.
 
 import os
 
-import numpy as np
+from tf_smvae.training import reports
+from tf_smvae.util import files
 
 __all__ = [
     "METRICS",
@@ -62,11 +63,9 @@ PAPER_TABLE5 = {
 
 
 def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return {"mean": float(np.mean(values)), "std": std, "num_seeds": len(values)}
+    # results.json of the linear study names the count `num_seeds` (issue 4's shape).
+    entry = reports.mean_std(values)
+    return None if entry is None else dict(entry, num_seeds=entry.pop("seeds"))
 
 
 def aggregate(records):
@@ -170,12 +169,7 @@ def write_tables(results, workdir):
         ("table4.md", format_table4(results)),
         ("table5.md", format_table5(results)),
     ):
-        path = os.path.join(workdir, name)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-        paths.append(path)
+        paths.append(files.write_text(os.path.join(workdir, name), text))
     return paths
 
 

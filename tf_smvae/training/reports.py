@@ -5,10 +5,12 @@ reports can be rebuilt from stored per-run records without TensorFlow.
 """
 
 import json
-import math
 import os
 
 import numpy as np
+
+from tf_smvae.util.files import write_json
+from tf_smvae.util.files import write_text
 
 __all__ = [
     "cell",
@@ -81,53 +83,6 @@ def markdown_table(title, header, rows):
     for row in rows:
         lines.append("| " + " | ".join(str(value) for value in row) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _atomic_write(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(tmp, path)
-    return path
-
-
-def write_text(path, text):
-    """Writes text atomically (temporary file + `os.replace`), creating parent folders.
-
-    Args:
-      path: destination file.
-      text: the content.
-
-    Returns:
-      path.
-    """
-    return _atomic_write(path, text)
-
-
-def write_json(path, value):
-    """Writes a JSON value atomically (indented, keys in insertion order).
-
-    Args:
-      path: destination file.
-      value: anything `json.dumps` accepts; non-finite floats are written as strings.
-
-    Returns:
-      path.
-    """
-    return _atomic_write(path, json.dumps(_finite(value), indent=2) + "\n")
-
-
-def _finite(value):
-    """Replaces non-finite floats by their string form so the JSON stays standard."""
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
 
 
 def read_jsonl(path):

@@ -33,6 +33,7 @@ from tf_smvae import evaluation
 from tf_smvae.training import paper_tables
 from tf_smvae.training import reports
 from tf_smvae.training import train_lib
+from tf_smvae.util import files
 from tf_smvae.util import images
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
@@ -382,29 +383,15 @@ def _read_json(path):
         return json.load(stream)
 
 
-def _flatten(value, prefix=""):
-    if not isinstance(value, dict):
-        return {prefix[:-1]: value}
-    flat = {}
-    for key, item in value.items():
-        flat.update(_flatten(item, f"{prefix}{key}."))
-    return flat
-
-
 # Config fields that do not change what a finished run computed.
 _IGNORED_CHANGES = ("train.jit_compile", "train.verbose")
 
 
 def _check_same_training(stored, resolved, path):
     """Raises ConfigError naming the fields where a stored run's config differs."""
-    old, new = _flatten(stored), _flatten(resolved)
-    changed = sorted(
-        key
-        for key in set(old) | set(new)
-        if old.get(key) != new.get(key) and key not in _IGNORED_CHANGES
-    )
+    changed = files.changed_fields(stored, resolved, _IGNORED_CHANGES)
     if changed:
-        details = ", ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in changed)
+        details = files.describe_changes(stored, resolved, changed)
         raise ConfigError(
             f"{path} was trained with a different config ({details}). Use a new --workdir, "
             "or rerun with the flags it was made with (--epochs_scale, --quick, --data_dir)."

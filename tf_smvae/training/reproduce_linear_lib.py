@@ -31,6 +31,7 @@ from tf_smvae import evaluation
 from tf_smvae.data import linear_gaussian
 from tf_smvae.model import linear_gaussian as model_lib
 from tf_smvae.training import linear_tables
+from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
 
 __all__ = ["CONFIGURATIONS", "QUICK_CONFIGURATIONS", "ROWS", "Settings", "run", "train_row"]
@@ -234,14 +235,6 @@ def _record_path(workdir, name, row, seed):
     return os.path.join(workdir, "runs", name.replace(",", "_"), row, f"seed{seed}.json")
 
 
-def _write_json(path, value):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(value, stream, indent=2)
-    os.replace(tmp, path)
-
-
 def _check(names, known, field):
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -284,11 +277,11 @@ def run(workdir, configurations=None, rows=None, seeds=(0, 1, 2), settings=None,
                         record = json.load(stream)
                 else:
                     _, record = train_row(configuration, row, seed, data, settings, label)
-                    _write_json(path, record)
+                    files.write_json(path, record)
                 if settings.verbose:
                     print(linear_tables.summary_line(label, record), file=sys.stderr, flush=True)
                 records.setdefault(name, {}).setdefault(row, []).append(record)
     results = linear_tables.aggregate(records)
-    _write_json(os.path.join(workdir, "results.json"), results)
+    files.write_json(os.path.join(workdir, "results.json"), results)
     linear_tables.write_tables(results, workdir)
     return results

@@ -22,6 +22,7 @@ from tf_smvae.training import builders
 from tf_smvae.training import callbacks as callbacks_lib
 from tf_smvae.training import checkpoints
 from tf_smvae.training import validation
+from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
 
 __all__ = ["RunPaths", "load_config", "restore_model", "run"]
@@ -45,38 +46,20 @@ class RunPaths:
         self.export = os.path.join(workdir, "export")
 
 
-def _flatten(config, prefix=""):
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
-    return flat
-
-
 def _write_config(config, paths):
     """Writes config.json, or checks that a resumed run uses the same config."""
     resolved = json.loads(config.to_json_best_effort())
     if os.path.exists(paths.config):
         with open(paths.config, encoding="utf-8") as stream:
             previous = json.load(stream)
-        old, new = _flatten(previous), _flatten(resolved)
-        changed = sorted(
-            key
-            for key in set(old) | set(new)
-            if old.get(key) != new.get(key) and key not in _RESUMABLE_CHANGES
-        )
+        changed = files.changed_fields(previous, resolved, _RESUMABLE_CHANGES)
         if changed:
-            details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+            details = files.describe_changes(previous, resolved, changed)
             raise ConfigError(
                 f"{paths.workdir!r} holds a run with a different config ({details}). "
                 "Rerun with the same settings to resume, or use a new --workdir."
             )
-    tmp = f"{paths.config}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(resolved, stream, indent=2, sort_keys=True)
-    os.replace(tmp, paths.config)
+    files.write_json(paths.config, resolved, sort_keys=True)
 
 
 def load_config(workdir):
