@@ -13,7 +13,7 @@ from absl import app
 from absl import flags
 
 from tf_smvae import data
-from tf_smvae.training import augment_lib
+from tf_smvae.training import augment_images
 from tf_smvae.training import train_lib
 
 flags.DEFINE_string("workdir", None, "A training run's directory (bin/train.py).", required=True)
@@ -42,10 +42,12 @@ def main(argv):
         _, model = train_lib.restore_model(f.workdir, image_shape=_image_shape(config))
     except FileNotFoundError as error:
         raise app.UsageError(f"--workdir={f.workdir!r}: {error}") from None
-    images = augment_lib.sample_images(model, f.num_images, seed=f.seed)
-    paths = augment_lib.write_images(images, f.out, prefix=f.prefix)
+    images = augment_images.sample_images(model, f.num_images, seed=f.seed)
+    paths = augment_images.write_images(images, f.out, prefix=f.prefix)
     print(f"Wrote {len(paths)} images {images.shape[1:]} to {f.out}", flush=True)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from tf_smvae.util import cli
+
+    app.run(cli.report_errors(main))

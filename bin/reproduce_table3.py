@@ -17,6 +17,7 @@ from absl import flags
 
 from configs import base
 from configs import table3_augmentation
+from tf_smvae.training import augment_classifier
 from tf_smvae.training import augment_lib
 from tf_smvae.training import train_lib
 
@@ -49,7 +50,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     train_lib.set_up_tensorflow()
     f = flags.FLAGS
-    classifier = augment_lib.ClassifierSettings(
+    classifier = augment_classifier.ClassifierSettings(
         max_epochs=f.classifier_epochs, patience=f.patience, jit_compile=f.jit_compile
     )
     settings = augment_lib.Settings(
@@ -75,4 +76,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from tf_smvae.util import cli
+
+    app.run(cli.report_errors(main))

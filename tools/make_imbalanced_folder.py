@@ -16,7 +16,7 @@ import _paths  # noqa: E402,F401  (sets sys.path)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from tf_smvae.training import augment_lib  # noqa: E402
+from tf_smvae.training import augment_images  # noqa: E402
 
 flags.DEFINE_string("out", None, "Folder to create (absent or empty).", required=True)
 flags.DEFINE_string("dataset", "fashion_mnist", "fashion_mnist or mnist (local IDX files).")
@@ -33,7 +33,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     f = flags.FLAGS
-    counts = augment_lib.make_imbalanced_folder(
+    counts = augment_images.make_imbalanced_folder(
         f.out,
         majority_class=f.majority_class,
         minority_class=f.minority_class,

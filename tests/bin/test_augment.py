@@ -13,6 +13,8 @@ import tensorflow as tf
 from configs import base
 from configs import table3_augmentation
 from tf_smvae import data
+from tf_smvae.training import augment_classifier
+from tf_smvae.training import augment_images
 from tf_smvae.training import augment_lib
 from tf_smvae.training import train_lib
 from tf_smvae.util import images as images_lib
@@ -129,7 +131,7 @@ def test_classifier_early_stops_on_training_images_only(study, tmp_path, monkeyp
         seen["train"], seen["validation"] = train[0], validation[0]
         return _MajorityModel(), dict(epochs_trained=1, best_epoch=1)
 
-    monkeypatch.setattr(augment_lib, "train_classifier", spy)
+    monkeypatch.setattr(augment_classifier, "train_classifier", spy)
     settings = augment_lib.Settings(
         rows=(), seeds=(0,), quick=True, jit_compile=False, verbose=False
     )
@@ -154,7 +156,7 @@ def test_rerun_trains_nothing(study, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished piece was trained again")
 
-    monkeypatch.setattr(augment_lib, "train_classifier", refuse)
+    monkeypatch.setattr(augment_classifier, "train_classifier", refuse)
     monkeypatch.setattr(train_lib, "run", refuse)
     settings = augment_lib.Settings(
         num_synthetic=(10,),
@@ -189,7 +191,7 @@ def test_augment_binary_writes_the_models_mean_images(study, tmp_path):
     )
     assert written.shape == (10, 8, 8, 1) and written.dtype == np.uint8
     # The same model and seed as the study's synthetic images: the same images.
-    study_images = augment_lib.read_images(
+    study_images = augment_images.read_images(
         os.path.join(workdir, "synthetic", ROW, "seed0", MINORITY), channels=1
     )
     assert np.max(np.abs(written.astype(int) - study_images.astype(int))) <= 1
@@ -198,27 +200,27 @@ def test_augment_binary_writes_the_models_mean_images(study, tmp_path):
 
 def test_write_and_read_images_round_trip_rgb(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, size=(3, 5, 4, 3)).astype(np.uint8)
-    paths = augment_lib.write_images(images, str(tmp_path), prefix="x")
+    paths = augment_images.write_images(images, str(tmp_path), prefix="x")
     assert [os.path.basename(p) for p in paths] == ["x_000000.png", "x_000001.png", "x_000002.png"]
-    np.testing.assert_array_equal(augment_lib.read_images(str(tmp_path), channels=3), images)
+    np.testing.assert_array_equal(augment_images.read_images(str(tmp_path), channels=3), images)
     with pytest.raises(ValueError, match="uint8 images"):
-        augment_lib.write_images(images.astype(np.float32), str(tmp_path))
-    assert augment_lib.to_uint8([[-0.2, 0.5, 1.3]]).tolist() == [[0, 128, 255]]
+        augment_images.write_images(images.astype(np.float32), str(tmp_path))
+    assert augment_images.to_uint8([[-0.2, 0.5, 1.3]]).tolist() == [[0, 128, 255]]
     with pytest.raises(ValueError, match="diverged"):
-        augment_lib.to_uint8([np.nan])
+        augment_images.to_uint8([np.nan])
 
 
 def test_split_is_stratified_seeded_and_checked():
     labels = np.array([0] * 30 + [1] * 10)
-    train, validation = augment_lib.split_train_validation(labels, 0.2, seed=3)
+    train, validation = augment_classifier.split_train_validation(labels, 0.2, seed=3)
     assert np.bincount(labels[validation]).tolist() == [6, 2]
     assert sorted([*train, *validation]) == list(range(40))
-    again = augment_lib.split_train_validation(labels, 0.2, seed=3)
+    again = augment_classifier.split_train_validation(labels, 0.2, seed=3)
     np.testing.assert_array_equal(again[1], validation)
     with pytest.raises(ConfigError, match="validation_fraction"):
-        augment_lib.split_train_validation(labels, 1.0)
+        augment_classifier.split_train_validation(labels, 1.0)
     with pytest.raises(DataError, match="at least 2"):
-        augment_lib.split_train_validation(np.array([0, 0, 1]), 0.5)
+        augment_classifier.split_train_validation(np.array([0, 0, 1]), 0.5)
 
 
 def test_config_holds_the_papers_settings_and_scales_epochs():
@@ -249,7 +251,7 @@ def test_imbalanced_fashion_mnist_folder(tmp_path):
     except DataError:
         pytest.skip("Fashion-MNIST IDX files are not installed.")
     out = str(tmp_path / "fmnist")
-    counts = augment_lib.make_imbalanced_folder(
+    counts = augment_images.make_imbalanced_folder(
         out, num_majority_train=9, num_majority_test=6, ratio=3
     )
     assert counts == {
@@ -263,6 +265,6 @@ def test_imbalanced_fashion_mnist_folder(tmp_path):
     assert y_source[int(name[:-4])] == 6  # file name = index in the source split
     np.testing.assert_array_equal(x[0], x_source[int(name[:-4])])
     with pytest.raises(ConfigError, match="not empty"):
-        augment_lib.make_imbalanced_folder(out)
+        augment_images.make_imbalanced_folder(out)
     with pytest.raises(ConfigError, match="different labels"):
-        augment_lib.make_imbalanced_folder(str(tmp_path / "x"), majority_class=6)
+        augment_images.make_imbalanced_folder(str(tmp_path / "x"), majority_class=6)

@@ -40,13 +40,12 @@ import os
 import sys
 import time
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from tf_smvae import data
-from tf_smvae import evaluation
 from tf_smvae.evaluation import augmentation
+from tf_smvae.training import augment_classifier
+from tf_smvae.training import augment_images
 from tf_smvae.training import reports
 from tf_smvae.training import train_lib
 from tf_smvae.util import files
@@ -55,25 +54,15 @@ from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError
 
 __all__ = [
-    "CLASS_NAMES",
     "METRICS",
     "NO_AUGMENTATION",
     "PAPER_NUM_SYNTHETIC",
     "PAPER_TABLE3",
     "ROWS",
-    "ClassifierSettings",
     "Settings",
-    "build_classifier",
     "format_table3",
-    "make_imbalanced_folder",
-    "read_images",
     "result_key",
     "run",
-    "sample_images",
-    "split_train_validation",
-    "to_uint8",
-    "train_classifier",
-    "write_images",
 ]
 
 ROWS = ("VAE", "VAE-gradHMC", "VAE-dsHMC")
@@ -93,312 +82,6 @@ _GRID_SIZE = 64
 def result_key(row, num_synthetic):
     """The results.json key of one (row, N) entry, e.g. "VAE-gradHMC/N=500"."""
     return f"{row}/N={num_synthetic}"
-
-
-# -- synthetic images --------------------------------------------------------------------------
-
-
-def to_uint8(images):
-    """Quantises images in [0, 1] to uint8 grey levels round(255 x), clipped.
-
-    Raises:
-      ValueError: if an image holds NaN or inf (a diverged model).
-    """
-    images = np.asarray(images, np.float32)
-    if not np.all(np.isfinite(images)):
-        raise ValueError("The images hold NaN or inf values; the model has diverged.")
-    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def sample_images(model, num_images, seed=0):
-    """Samples images from a VAE's prior as uint8 grey levels, like the real data.
-
-    Args:
-      model: a trained `VAE` (or subclass) with `sample(num, seed)`.
-      num_images: how many images (>= 1).
-      seed: int or int32[2] seed (see `tf_smvae.evaluation.sample_images`).
-
-    Returns:
-      uint8 numpy array [num_images, H, W, C]: the likelihood's mean images, quantised.
-
-    Raises:
-      ValueError: for num_images < 1 or non-finite samples.
-    """
-    return to_uint8(evaluation.sample_images(model, num_images, seed))
-
-
-def write_images(images, directory, prefix="synthetic"):
-    """Writes uint8 images [N, H, W, C] as `directory/<prefix>_<i>.png` (grey or RGB).
-
-    Returns:
-      The list of written paths.
-    """
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"write_images needs uint8 images [N, H, W, 1 or 3], got {images.dtype} {images.shape}."
-        )
-    os.makedirs(directory, exist_ok=True)
-    return [
-        images_lib.write_png(os.path.join(directory, f"{prefix}_{index:06d}.png"), image)
-        for index, image in enumerate(images)
-    ]
-
-
-def read_images(directory, channels):
-    """Reads the PNG files of `directory`, sorted by name, as uint8 [N, H, W, channels]."""
-    names = sorted(n for n in os.listdir(directory) if n.endswith(".png"))
-    if not names:
-        return np.zeros((0,), np.uint8)
-    return np.stack(
-        [
-            tf.io.decode_png(tf.io.read_file(os.path.join(directory, n)), channels).numpy()
-            for n in names
-        ]
-    )
-
-
-# -- splits and the classifier ------------------------------------------------------------------
-
-
-def split_train_validation(labels, fraction, seed=0):
-    """Splits training indices into (train, validation), stratified by class.
-
-    Each class gives round(fraction * n) of its n images (at least 1, at most n - 1) to the
-    validation split, chosen by a seeded permutation.
-
-    Args:
-      labels: int labels [N] of the training split.
-      fraction: validation share, in (0, 1).
-      seed: int seed of the permutation.
-
-    Returns:
-      (train_indices, validation_indices), sorted int arrays that partition range(N).
-
-    Raises:
-      ConfigError: for a fraction outside (0, 1).
-      DataError: for a class with fewer than two training images.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise ConfigError(f"validation_fraction must be in (0, 1), got {fraction}.")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    validation = []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        if members.size < 2:
-            raise DataError(
-                f"Class {label} has {members.size} training image(s); the validation split "
-                "needs at least 2 per class."
-            )
-        count = min(max(int(round(fraction * members.size)), 1), members.size - 1)
-        validation.extend(members[:count].tolist())
-    validation = np.sort(np.asarray(validation, np.int64))
-    return np.setdiff1d(np.arange(labels.size), validation), validation
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassifierSettings:
-    """The small conv classifier and its training.
-
-    Attributes:
-      max_epochs: upper bound of training epochs.
-      patience: epochs without a better validation loss before stopping (the best
-        epoch's weights are restored).
-      batch_size: training batch size.
-      learning_rate: Adam learning rate.
-      filters: channels of the 3x3 conv layers, each followed by 2x2 max pooling.
-      hidden_units: width of the dense layer before the logit.
-      jit_compile: XLA-compile the training step.
-    """
-
-    max_epochs: int = 100
-    patience: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    filters: tuple = (16, 32)
-    hidden_units: int = 32
-    jit_compile: bool = True
-
-
-def build_classifier(image_shape, settings, seed):
-    """Conv(3x3, relu) + max-pool per filter -> flatten -> dense -> one logit.
-
-    Args:
-      image_shape: (H, W, C).
-      settings: `ClassifierSettings`.
-      seed: int seeding every initialiser.
-
-    Returns:
-      An uncompiled `keras.Model` mapping [B, H, W, C] in [0, 1] to logits [B, 1].
-    """
-    inputs = keras.Input(tuple(image_shape))
-    hidden = inputs
-    for index, filters in enumerate(settings.filters):
-        hidden = keras.layers.Conv2D(
-            filters,
-            3,
-            padding="same",
-            activation="relu",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + index),
-        )(hidden)
-        hidden = keras.layers.MaxPooling2D(2, padding="same")(hidden)
-    hidden = keras.layers.Flatten()(hidden)
-    count = len(settings.filters)
-    hidden = keras.layers.Dense(
-        settings.hidden_units,
-        activation="relu",
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + count),
-    )(hidden)
-    logits = keras.layers.Dense(
-        1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + count + 1)
-    )(hidden)
-    return keras.Model(inputs, logits, name="augmentation_classifier")
-
-
-def _as_float(images):
-    return np.asarray(images, np.float32) / 255.0
-
-
-def train_classifier(train, validation, settings, seed):
-    """Trains the classifier with early stopping on the validation loss.
-
-    Args:
-      train: (uint8 images [N, H, W, C], binary labels [N]) to train on.
-      validation: (images, labels) for early stopping only.
-      settings: `ClassifierSettings`.
-      seed: int seed of the initialisation and the data order.
-
-    Returns:
-      (model with the best epoch's weights, dict(epochs_trained, best_epoch)).
-    """
-    (x_train, y_train), (x_val, y_val) = train, validation
-    keras.utils.set_random_seed(seed)
-    model = build_classifier(x_train.shape[1:], settings, seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(settings.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        jit_compile=settings.jit_compile,
-    )
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((_as_float(x_train), np.float32(y_train)[:, None]))
-        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(settings.batch_size)
-    )
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=settings.patience, restore_best_weights=True
-    )
-    history = model.fit(
-        dataset,
-        validation_data=(_as_float(x_val), np.float32(y_val)[:, None]),
-        epochs=settings.max_epochs,
-        callbacks=[stop],
-        shuffle=False,  # the dataset shuffles, seeded
-        verbose=0,
-    )
-    return model, dict(epochs_trained=len(history.history["loss"]), best_epoch=stop.best_epoch + 1)
-
-
-def _scores(model, x_test, y_test):
-    logits = model.predict(_as_float(x_test), batch_size=256, verbose=0)
-    predictions = (logits[:, 0] > 0.0).astype(np.int64)
-    return {
-        "balanced_accuracy": augmentation.balanced_accuracy(y_test, predictions, 1),
-        "tpr": augmentation.true_positive_rate(y_test, predictions, 1),
-        "tnr": augmentation.true_negative_rate(y_test, predictions, 1),
-    }
-
-
-# -- an offline imbalanced folder ---------------------------------------------------------------
-
-CLASS_NAMES = {
-    "fashion_mnist": (
-        "t_shirt_top",
-        "trouser",
-        "pullover",
-        "dress",
-        "coat",
-        "sandal",
-        "shirt",
-        "sneaker",
-        "bag",
-        "ankle_boot",
-    ),
-    "mnist": tuple(str(digit) for digit in range(10)),
-}
-
-
-def make_imbalanced_folder(
-    out_dir,
-    majority_class=0,
-    minority_class=6,
-    num_majority_train=600,
-    num_majority_test=300,
-    ratio=3,
-    seed=0,
-    dataset="fashion_mnist",
-    data_dir=None,
-):
-    """Writes a two-class image folder with a 1:ratio imbalance from (Fashion-)MNIST.
-
-    Layout (what the `image_folder` source reads as its train and test splits):
-    `out_dir/{train,test}/<class name>/<index in the source split>.png`, grey 28 x 28. Each
-    split keeps `num_majority_*` majority images and `num_majority_* // ratio` minority
-    images, drawn without replacement by a seeded generator from the same source split.
-
-    Args:
-      out_dir: the folder to create (must be absent or empty).
-      majority_class: label of the majority class in the source (default 0, T-shirt/top).
-      minority_class: label of the minority class (default 6, shirt: a hard pair).
-      num_majority_train: majority images in the train split.
-      num_majority_test: majority images in the test split.
-      ratio: majority images per minority image.
-      seed: int seed of the draw.
-      dataset: "fashion_mnist" or "mnist" (IDX files via `tf_smvae.data`).
-      data_dir: where the IDX files are (default: the known locations).
-
-    Returns:
-      {split: {class name: number of images}}.
-
-    Raises:
-      ConfigError: for equal or unknown classes, bad counts, or a non-empty out_dir.
-    """
-    names = CLASS_NAMES.get(dataset)
-    if names is None:
-        raise ConfigError(f"dataset must be one of {', '.join(CLASS_NAMES)}, got {dataset!r}.")
-    classes = (majority_class, minority_class)
-    if majority_class == minority_class or not all(0 <= c < len(names) for c in classes):
-        raise ConfigError(
-            f"majority_class and minority_class must be two different labels in 0..9, got "
-            f"{majority_class} and {minority_class}."
-        )
-    if ratio < 1 or min(num_majority_train, num_majority_test) < ratio:
-        raise ConfigError(
-            f"Need ratio >= 1 and at least `ratio` majority images per split; got ratio "
-            f"{ratio}, num_majority_train {num_majority_train}, test {num_majority_test}."
-        )
-    if os.path.isdir(out_dir) and os.listdir(out_dir):
-        raise ConfigError(f"out_dir {out_dir!r} is not empty; choose a new folder.")
-    counts = {}
-    for split_index, (split, num_majority) in enumerate(
-        (("train", num_majority_train), ("test", num_majority_test))
-    ):
-        x, y = data.load_arrays(dataset, split, data_dir=data_dir)
-        rng = np.random.default_rng([seed, split_index])
-        counts[split] = {}
-        for label, count in (
-            (majority_class, num_majority),
-            (minority_class, num_majority // ratio),
-        ):
-            members = np.flatnonzero(y == label)
-            if count > members.size:
-                raise ConfigError(f"{split} has only {members.size} images of class {label}.")
-            chosen = np.sort(rng.choice(members, count, replace=False))
-            folder = os.path.join(out_dir, split, names[label])
-            for index in chosen:
-                images_lib.write_png(os.path.join(folder, f"{index:05d}.png"), x[index])
-            counts[split][names[label]] = int(count)
-    return counts
 
 
 # -- the study ---------------------------------------------------------------------------------
@@ -436,7 +119,7 @@ class Settings:
     name: str = None
     jit_compile: bool = True
     quick: bool = False
-    classifier: ClassifierSettings = ClassifierSettings()
+    classifier: augment_classifier.ClassifierSettings = augment_classifier.ClassifierSettings()
     verbose: bool = True
 
 
@@ -513,7 +196,7 @@ def _load_study(data_dir, workdir, settings):
         )
     names = _class_names(data_dir, int(classes.max()) + 1)
     positive = augmentation.minority_label(y_train)
-    train_index, val_index = split_train_validation(
+    train_index, val_index = augment_classifier.split_train_validation(
         y_train, settings.validation_fraction, settings.split_seed
     )
     record = dict(
@@ -638,18 +321,18 @@ def _synthetic(study, workdir, row, seed, row_configs, reference_config, setting
     folder = os.path.join(workdir, "synthetic", row, f"seed{seed}", minority)
     channels = study.train[0].shape[-1]
     if os.path.isdir(folder):
-        images = read_images(folder, channels)
+        images = augment_images.read_images(folder, channels)
         if len(images) >= count:
             return images[:count]
     labels = range(len(study.class_names)) if settings.vae_classes == "all" else ()
     for label in labels:
         if label != study.positive:
             model = _vae(study, workdir, row, seed, label, row_configs, reference_config, settings)
-            grid = sample_images(model, _GRID_SIZE, seed=seed)
+            grid = augment_images.sample_images(model, _GRID_SIZE, seed=seed)
             _grid(workdir, f"{row}_seed{seed}_{study.class_names[label]}", grid)
     model = _vae(study, workdir, row, seed, study.positive, row_configs, reference_config, settings)
-    images = sample_images(model, count, seed=seed)
-    write_images(images, folder)
+    images = augment_images.sample_images(model, count, seed=seed)
+    augment_images.write_images(images, folder)
     _grid(workdir, f"{row}_seed{seed}_{minority}", images)
     return images
 
@@ -668,13 +351,13 @@ def _classify(study, synthetic, seed, settings):
     if len(synthetic):
         x_train = np.concatenate([x_train, synthetic], axis=0)
         labels = np.concatenate([labels, np.ones(len(synthetic), np.int64)])
-    model, info = train_classifier(
+    model, info = augment_classifier.train_classifier(
         (x_train, labels),
         (study.validation[0], study.binary(study.validation[1])),
         settings.classifier,
         seed,
     )
-    record = _scores(model, study.test[0], study.binary(study.test[1]))
+    record = augment_classifier.scores(model, study.test[0], study.binary(study.test[1]))
     record.update(
         info,
         seed=seed,

@@ -1,0 +1,169 @@
+"""How the reproduction tables score a trained run: a registry of evaluators.
+
+`log_likelihood` (Table 1): importance-sampled test log-likelihood. `kid` (Tables 2 and
+6): KID of prior samples against the real test images. Each evaluator takes the study's
+`Settings`, checks its flags before any training (`check`), reports the settings a stored
+result depends on (`eval_settings`) and scores one model (`evaluate`).
+"""
+
+import os
+
+import numpy as np
+
+from tf_smvae import data
+from tf_smvae import evaluation
+from tf_smvae.util.errors import ConfigError
+from tf_smvae.util.registry import Registry
+
+__all__ = ["EVALUATORS"]
+
+EVALUATORS = Registry("evaluation")
+
+
+def _test_split(config, binarization, batch_size):
+    """The run's test split (its first `dataset.num_test_examples`), in order."""
+    return data.load(
+        config.dataset.name,
+        "test",
+        batch_size=batch_size,
+        likelihood=config.model.likelihood,
+        binarization=binarization,
+        data_dir=config.dataset.data_dir,
+        shuffle=False,
+        seed=config.seed,
+        num_examples=config.dataset.num_test_examples,
+        image_size=config.dataset.image_size,
+    )
+
+
+def _num_samples(settings, quick_default):
+    if settings.num_samples is not None:
+        return int(settings.num_samples)
+    return quick_default if settings.quick else 10000
+
+
+@EVALUATORS.register("log_likelihood")
+class _LogLikelihood:
+    """Table 1: IS log-likelihood of the test split (nats, and bits/dim when discrete)."""
+
+    metrics = ("log_likelihood", "bits_per_dim")
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def check(self):
+        """Raises ConfigError for a bad --num_samples or --tau, before any training."""
+        if self.eval_settings()["num_samples"] < 1:
+            raise ConfigError(f"--num_samples must be >= 1, got {self.settings.num_samples}.")
+        if not self.settings.tau > 0:
+            raise ConfigError(f"--tau must be positive, got {self.settings.tau}.")
+
+    def eval_settings(self):
+        return {"num_samples": _num_samples(self.settings, 10), "tau": float(self.settings.tau)}
+
+    def evaluate(self, model, config, seed):
+        test = _test_split(config, config.dataset.binarization, config.eval.batch_size)
+        result = evaluation.log_likelihood(
+            model,
+            test,
+            num_samples=self.eval_settings()["num_samples"],
+            tau=self.settings.tau,
+            seed=seed,
+            jit_compile=self.settings.jit_compile,
+            progress=not self.settings.quick,
+        )
+        summary = result.to_dict()
+        return {
+            "log_likelihood": summary["log_likelihood_nats"],
+            "bits_per_dim": summary["bits_per_dim"],
+            "ess_mean": summary["ess_mean"],
+            "num_examples": summary["num_examples"],
+        }
+
+
+@EVALUATORS.register("kid")
+class _KID:
+    """Tables 2 and 6: KID of prior samples (decoder means) against the real test images.
+
+    The real images are the test split's grey levels in [0, 1] (no binarisation), since the
+    samples are decoder means; the feature extractor is loaded once, on first use.
+    """
+
+    metrics = ("kid",)
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._extractor = None
+        self._real = {}
+
+    def eval_settings(self):
+        quick = self.settings.quick
+        return {
+            "num_samples": _num_samples(self.settings, 100),
+            "feature_extractor": self.settings.feature_extractor,
+            "inception_weights": self.settings.inception_weights,
+            "num_subsets": 10 if quick else int(self.settings.kid_subsets),
+            "subset_size": 50 if quick else int(self.settings.kid_subset_size),
+        }
+
+    def check(self):
+        """Raises ConfigError for missing or bad KID flags, before any training."""
+        spec, weights = self.settings.feature_extractor, self.settings.inception_weights
+        if not spec:
+            raise ConfigError(
+                "KID needs --feature_extractor (a .keras model file, e.g. from "
+                "bin/train_feature_extractor.py, or 'inception' with --inception_weights=FILE)."
+            )
+        if spec == "inception" and not (weights and os.path.isfile(weights)):
+            raise ConfigError(
+                f"--feature_extractor=inception needs --inception_weights=FILE, got {weights!r}."
+            )
+        if spec != "inception" and not os.path.isfile(spec):
+            raise ConfigError(f"--feature_extractor {spec!r} is neither 'inception' nor a file.")
+        if self.eval_settings()["num_samples"] < 2:
+            raise ConfigError(
+                f"--num_samples must be >= 2 for KID, got {self.settings.num_samples}."
+            )
+
+    def _feature_extractor(self):
+        if self._extractor is None:
+            load_extractor, _ = _kid_functions()
+            self._extractor = load_extractor(
+                self.settings.feature_extractor, inception_weights=self.settings.inception_weights
+            )
+        return self._extractor
+
+    def _real_images(self, config):
+        key = (config.dataset.name, config.dataset.num_test_examples)
+        if key not in self._real:
+            test = _test_split(config, "none", 1000)
+            self._real[key] = np.concatenate([batch.numpy() for batch in test], axis=0)
+        return self._real[key]
+
+    def evaluate(self, model, config, seed):
+        extractor = self._feature_extractor()
+        _, sample_kid = _kid_functions()
+        settings = self.eval_settings()
+        result = sample_kid(
+            model,
+            self._real_images(config),
+            extractor,
+            num_samples=settings["num_samples"],
+            seed=seed,
+            num_subsets=settings["num_subsets"],
+            subset_size=settings["subset_size"],
+        )
+        return {
+            "kid": float(result["kid_mean"]),
+            "kid_std_subsets": float(result["kid_std"]),
+            "num_real": int(result["num_real"]),
+            "num_fake": int(result["num_fake"]),
+        }
+
+
+def _kid_functions():
+    """`(features.load_extractor, sample_quality.sample_kid)`, imported on first use."""
+    from tf_smvae.evaluation import features
+    from tf_smvae.evaluation import sample_quality
+
+    return features.load_extractor, sample_quality.sample_kid
