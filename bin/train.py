@@ -22,12 +22,14 @@ short_flags.define_short_flags()
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    train_lib.set_up_tensorflow()
+    config = short_flags.apply_short_flags(flags.FLAGS.config)
+    train_lib.set_up_tensorflow(config)  # before any TensorFlow work (--cpu_devices)
     from configs import base
 
-    config = short_flags.apply_short_flags(flags.FLAGS.config)
     train_lib.run(config, flags.FLAGS.workdir, reference_config=base.get_config())
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from tf_smvae.util import cli
+
+    app.run(cli.report_errors(main))

@@ -65,10 +65,15 @@ def get_config():
     config.train.learning_rate = 1e-3
     config.train.steps_per_epoch = config_dict.placeholder(int)  # None: one pass over the data
     config.train.jit_compile = True
+    # Steps per `fit` call of the compiled step (less per-step dispatch); the largest divisor
+    # of it that also divides the steps per epoch and checkpoint_every_steps is used.
+    config.train.steps_per_execution = 20
     config.train.checkpoint_every_steps = 500  # also at every epoch end; 0: epoch ends only
     config.train.keep_checkpoints = 2
     config.train.num_sample_images = 64  # prior samples in the per-epoch PNG grid
     config.train.verbose = 1  # Keras progress bar: 0 silent, 1 bar, 2 one line per epoch
+    config.train.strategy = "default"  # default | mirrored | multi_worker | tpu
+    config.train.cpu_devices = 0  # 0: leave devices alone; N >= 2: N logical CPU devices
 
     config.eval = ml_collections.ConfigDict()
     config.eval.num_samples = 1000  # importance samples per example

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tf_smvae import data
+from tf_smvae.data import pipeline
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError
 
@@ -99,6 +100,8 @@ def test_empty_results_raise(grey_npz, kwargs, match):
         ({"num_examples": -1}, "num_examples"),
         ({"seed": 1.5}, "seed"),
         ({"image_size": (3, 0)}, "image_size"),
+        ({"start_step": -1, "repeat": True}, "start_step"),
+        ({"start_step": 3}, "start_step=3 needs repeat=True"),
     ],
 )
 def test_bad_arguments(grey_npz, kwargs, match):
@@ -125,3 +128,60 @@ def test_info_of_static_sources():
     assert data.info("omniglot", image_size=105).image_shape == (105, 105, 1)
     assert data.info("binarized_mnist").num_classes is None
     assert data.info("mnist", image_size=(32, 30)).image_shape == (32, 30, 1)
+
+
+# -- the training stream (repeat=True): batch s is a pure function of (seed, s) ----------
+
+
+def _stream(path, start_step, count, **kwargs):
+    """`count` batches of the stream from `start_step` as (images, labels) numpy pairs."""
+    kwargs.setdefault("binarization", "dynamic")
+    dataset = _load(path, seed=3, repeat=True, start_step=start_step, **kwargs)
+    return [(x.numpy(), y.numpy()) for x, y in dataset.take(count)]
+
+
+@pytest.mark.parametrize("drop_remainder", [True, False])
+def test_stream_from_a_step_is_the_uninterrupted_tail(grey_npz, drop_remainder):
+    # 50 examples, batch 16: 3 batches a pass with drop_remainder, else 4 (the last of 2).
+    path = grey_npz[0]
+    full = _stream(path, 0, 14, drop_remainder=drop_remainder)
+    for start in (1, 3, 4, 7, 11):  # mid-pass, pass boundaries, later passes
+        tail = _stream(path, start, 14 - start, drop_remainder=drop_remainder)
+        for step, (expected, resumed) in enumerate(zip(full[start:], tail), start):
+            np.testing.assert_array_equal(resumed[0], expected[0], err_msg=f"step {step}")
+            np.testing.assert_array_equal(resumed[1], expected[1], err_msg=f"step {step}")
+
+
+def test_stream_passes_are_seeded_permutations_of_the_whole_split(grey_npz):
+    path, images, labels = grey_npz
+    batches = _stream(path, 0, 9, binarization="none", drop_remainder=False, batch_size=25)
+    passes = [np.concatenate([x for x, _ in batches[i : i + 2]]) for i in (0, 2, 4)]
+    orders = [_order(images, x) for x in passes]
+    for order in orders:
+        assert sorted(order) == list(range(50))
+    assert orders[0] != orders[1] != orders[2] and orders[0] != list(range(50))
+    assert orders[1] == pipeline.pass_order(50, 3, 1).numpy().tolist()
+    np.testing.assert_array_equal(batches[2][1], labels[orders[1][:25]])
+    other_seed = _load(path, seed=4, repeat=True, binarization="none", batch_size=25)
+    assert _order(images, next(iter(other_seed))[0].numpy()) != orders[0][:25]
+
+
+def test_stream_binarization_noise_is_fresh_per_step(grey_npz):
+    path = grey_npz[0]
+    # One image per pass: the same pixels in every batch, so only the noise differs.
+    batches = _stream(path, 0, 4, num_examples=1, batch_size=1)
+    draws = [x for x, _ in batches]
+    assert set(np.unique(np.concatenate(draws))) <= {0.0, 1.0}
+    assert not any(np.array_equal(draws[0], d) for d in draws[1:])
+    np.testing.assert_array_equal(_stream(path, 2, 1, num_examples=1, batch_size=1)[0][0], draws[2])
+
+
+def test_stream_start_far_ahead_reads_nothing_skipped(grey_npz):
+    path = grey_npz[0]
+    dataset = _load(path, repeat=True, start_step=10**7, batch_size=16, drop_remainder=True)
+    assert dataset.cardinality().numpy() == -1  # infinite
+    first = next(iter(dataset))
+    assert first[0].shape == (16, 8, 6, 1)
+    per_pass = pipeline.batches_per_pass(50, 16, True)
+    order = pipeline.pass_order(50, 0, 10**7 // per_pass).numpy()
+    assert first[1].numpy().tolist() == (np.arange(50) % 5)[order[16:32]].tolist()

@@ -1,11 +1,21 @@
 """`load`, `load_arrays` and `info`: datasets by name as `tf.data` pipelines or arrays.
 
-Pipeline: the split's arrays (first `num_examples`), checked once with vectorised numpy
-checks, then `from_tensor_slices -> shuffle (whole split, seeded, reshuffled every pass) ->
-batch -> repeat -> zip with a per-batch stateless seed -> likelihood scaling -> prefetch`.
-The shuffle order and the dynamic-binarization noise come from two seeds derived from
-`seed` with different salts; both are reproducible given `seed` and differ on every pass
-over the data.
+The split's arrays (first `num_examples`) are checked once with vectorised numpy checks;
+the shuffle order and the dynamic-binarization noise come from two seeds derived from
+`seed` with different salts. Two pipelines:
+
+- `repeat=True`, the training stream: an infinite sequence of batches in which batch
+  number s (the optimizer step that consumes it) is a pure function of (`seed`, s).
+  Batch s belongs to pass p = s // P over the data (P batches per pass) at place s % P;
+  pass p's order is a stateless permutation of the whole split seeded by (`seed`, p),
+  and batch s's binarization seed is derived from (`seed`, s). `start_step` starts the
+  stream at batch s without reading the skipped images (only the index batches of the
+  first pass are skipped), so a run resumed at optimizer step s sees exactly the batches
+  an uninterrupted run sees from step s on: `counter(pass) -> flat_map(permuted index
+  batches, their step numbers) -> skip -> gather + likelihood scaling -> prefetch`.
+- `repeat=False`, one pass per iteration (evaluation, or Keras epochs over a finite
+  dataset): `from_tensor_slices -> shuffle (whole split, seeded, reshuffled on every
+  iteration) -> batch -> zip with a per-batch stateless seed -> scaling -> prefetch`.
 """
 
 import zlib
@@ -22,9 +32,12 @@ from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError
 
 __all__ = [
+    "batches_per_pass",
     "info",
     "load",
     "load_arrays",
+    "pass_order",
+    "stream_seeds",
 ]
 
 _PARALLEL = tf.data.AUTOTUNE
@@ -115,20 +128,91 @@ def _check_not_empty(num_images, batch_size, drop_remainder, origin):
         )
 
 
-def _batches(elements, num_images, *, shuffle, seed, batch_size, drop_remainder, repeat):
-    """Returns the dataset of (batch, int64[2] seed) pairs, before scaling."""
+def _batches(elements, num_images, *, shuffle, seed, batch_size, drop_remainder):
+    """One pass of (batch, int64[2] seed) pairs before scaling, reshuffled per iteration."""
     dataset = tf.data.Dataset.from_tensor_slices(elements)
     if shuffle:
         dataset = dataset.shuffle(
             num_images, seed=_derived_seed(seed, "shuffle"), reshuffle_each_iteration=True
         )
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if repeat:
-        dataset = dataset.repeat()
     noise = tf.data.Dataset.random(
         seed=_derived_seed(seed, "binarization"), rerandomize_each_iteration=True
     ).batch(2)
     return tf.data.Dataset.zip((dataset, noise))
+
+
+def batches_per_pass(num_images, batch_size, drop_remainder):
+    """Batches in one pass over `num_images` examples (P of the training stream)."""
+    if drop_remainder:
+        return num_images // batch_size
+    return -(-num_images // batch_size)
+
+
+def stream_seeds(seed):
+    """The int64[2] base seeds of the training stream's permutations and binarization.
+
+    Args:
+      seed: the user's Python int seed.
+
+    Returns:
+      `(shuffle_seed, noise_seed)`: pass p's permutation uses
+      `stateless_fold_in(shuffle_seed, p)`, batch s's binarization
+      `stateless_fold_in(noise_seed, s)`.
+    """
+    return tuple(
+        tf.constant([_derived_seed(seed, salt), 0], tf.int64)
+        for salt in ("shuffle", "binarization")
+    )
+
+
+def pass_order(num_images, seed, pass_index, shuffle=True):
+    """The example order of pass `pass_index` of the training stream (int64 [N]).
+
+    Args:
+      num_images: N, examples in the split (after `num_examples`).
+      seed: the user's Python int seed.
+      pass_index: p (int or int64 scalar tensor).
+      shuffle: False keeps the stored order.
+
+    Returns:
+      int64 tensor [N], a permutation of 0..N-1 that depends only on (seed, p).
+    """
+    indices = tf.range(num_images, dtype=tf.int64)
+    if not shuffle:
+        return indices
+    shuffle_seed, _ = stream_seeds(seed)
+    pass_seed = tf.random.experimental.stateless_fold_in(
+        shuffle_seed, tf.cast(pass_index, tf.int64)
+    )
+    return tf.random.experimental.stateless_shuffle(indices, seed=pass_seed)
+
+
+def _stream(elements, num_images, *, shuffle, seed, batch_size, drop_remainder, start_step):
+    """The infinite training stream of (batch, int64[2] seed) pairs from `start_step`."""
+    per_pass = batches_per_pass(num_images, batch_size, drop_remainder)
+    start_pass, skip = divmod(start_step, per_pass)
+    _, noise_seed = stream_seeds(seed)
+
+    def one_pass(pass_index):
+        order = pass_order(num_images, seed, pass_index, shuffle=shuffle)
+        index_batches = tf.data.Dataset.from_tensor_slices(order).batch(
+            batch_size, drop_remainder=drop_remainder
+        )
+        first = pass_index * per_pass
+        steps = tf.data.Dataset.range(first, first + per_pass)
+        return tf.data.Dataset.zip((index_batches, steps))
+
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, elements)
+
+    def gather(indices, step):
+        batch = tf.nest.map_structure(lambda array: tf.gather(array, indices), tensors)
+        batch_seed = tf.random.experimental.stateless_fold_in(noise_seed, step)  # int64 step
+        return batch, batch_seed
+
+    dataset = tf.data.Dataset.counter(start_pass).flat_map(one_pass).skip(skip)
+    dataset = dataset.map(gather, num_parallel_calls=_PARALLEL)
+    return dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
 
 
 def load(
@@ -148,6 +232,7 @@ def load(
     image_size=None,
     validate=True,
     download=True,
+    start_step=0,
 ):
     """Loads a dataset split as a batched `tf.data.Dataset` scaled for a likelihood.
 
@@ -161,7 +246,9 @@ def load(
       data_dir: where to look first (IDX folder, tfds data_dir, image folder, .npz file).
       shuffle: shuffle the whole split, reshuffled on every pass, seeded by `seed`.
       seed: Python int; fixes the shuffle order and the dynamic-binarization draws.
-      repeat: repeat the batches indefinitely.
+      repeat: repeat the batches indefinitely, as the training stream whose batch s is a
+        pure function of (`seed`, s) (see the module docstring); without it every
+        iteration over the dataset is one freshly shuffled pass.
       num_examples: keep only the first N examples of the split (before shuffling);
         None keeps all.
       drop_remainder: drop the last, smaller batch.
@@ -170,6 +257,9 @@ def load(
       validate: check NaN/inf and the value range for the likelihood before building the
         pipeline (vectorised, once).
       download: whether tfds may download a dataset it does not find prepared.
+      start_step: with `repeat`, the first batch is the stream's batch number
+        `start_step` (a resumed run passes its optimizer step); the skipped images are
+        not read. Must be 0 without `repeat`.
 
     Returns:
       A `tf.data.Dataset` of float32 images [B, H, W, C] (C = 1 or 3), or of pairs
@@ -177,7 +267,7 @@ def load(
 
     Raises:
       ConfigError: for an unknown name, likelihood, binarization or split, or a bad
-        batch_size, num_examples, seed or image_size.
+        batch_size, num_examples, seed, start_step or image_size.
       DataError: for missing or malformed data, values the likelihood cannot take, an
         empty result, or `with_labels` on an unlabelled dataset.
 
@@ -193,6 +283,9 @@ def load(
     _check_int(batch_size, "batch_size", 1)
     _check_int(num_examples, "num_examples", 0, allow_none=True)
     _check_int(seed, "seed", 0)
+    _check_int(start_step, "start_step", 0)
+    if start_step and not repeat:
+        raise ConfigError(f"start_step={start_step} needs repeat=True (the training stream).")
     raw = _raw(name, split, data_dir, image_size, download)
     images, labels = _head(raw, num_examples)
     _check_not_empty(images.shape[0], batch_size, drop_remainder, raw.origin)
@@ -205,15 +298,12 @@ def load(
         )
     if with_labels and labels is None:
         raise DataError(f"{raw.origin}: dataset {name!r} has no labels (with_labels=True).")
-    batches = _batches(
-        (images, labels) if with_labels else images,
-        images.shape[0],
-        shuffle=shuffle,
-        seed=seed,
-        batch_size=batch_size,
-        drop_remainder=drop_remainder,
-        repeat=repeat,
-    )
+    options = dict(shuffle=shuffle, seed=seed, batch_size=batch_size, drop_remainder=drop_remainder)
+    elements = (images, labels) if with_labels else images
+    if repeat:
+        batches = _stream(elements, images.shape[0], start_step=start_step, **options)
+    else:
+        batches = _batches(elements, images.shape[0], **options)
     if with_labels:
         dataset = batches.map(
             lambda xy, s: (scaling.scale(xy[0], s, binarize), xy[1]), num_parallel_calls=_PARALLEL

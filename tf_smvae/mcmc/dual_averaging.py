@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from tf_smvae.mcmc.chain import run_chain
+from tf_smvae.util import replicas
 from tf_smvae.util.errors import ConfigError
 
 __all__ = [
@@ -116,7 +117,11 @@ class DualAveragingState(keras.layers.Layer):
         self._initial = DualAveragingValues(log_h0, log_h0, 0.0, 0.0)
         for name, value in zip(DualAveragingValues._fields, self._initial):
             weight = self.add_weight(
-                shape=(), initializer=keras.initializers.Constant(value), trainable=False, name=name
+                shape=(),
+                initializer=keras.initializers.Constant(value),
+                trainable=False,
+                aggregation="only_first_replica",  # assigned identically on every replica
+                name=name,
             )
             setattr(self, f"{name}_variable", weight)
         self.built = True
@@ -144,10 +149,14 @@ class DualAveragingState(keras.layers.Layer):
         return self.step_size if training else self.averaged_step_size
 
     def update(self, accept_prob):
-        """Updates the state from the mean acceptance probability; returns the new h."""
+        """Updates the state from the mean acceptance probability; returns the new h.
+
+        Under a multi-replica strategy the acceptance is first averaged over replicas, so
+        the state stays identical on every replica.
+        """
         new = dual_averaging_update(
             self.values,
-            accept_prob,
+            replicas.all_reduce_mean(accept_prob),
             self.target_accept_prob,
             math.log(10.0 * self.init_step_size),
             self.gamma,

@@ -19,6 +19,7 @@ from tf_smvae.model import hierarchical_distributions as distributions
 from tf_smvae.model import hierarchical_layers
 from tf_smvae.model import speed_measure_vae
 from tf_smvae.model import vae as vae_lib
+from tf_smvae.util import replicas
 from tf_smvae.util.errors import ConfigError
 
 __all__ = ["HierarchicalVAE", "SpeedMeasureHierarchicalVAE"]
@@ -274,8 +275,10 @@ class HierarchicalVAE(vae_lib.VAE):
           layers) and `layer_kl` [L, B].
         """
         x = tf.convert_to_tensor(x, self.compute_dtype)
-        noise = distributions.standard_normal(
-            tf.concat([tf.shape(x)[:1], [self.latent_dim]], 0), seed, x.dtype
+        # Philox: see `distributions.standard_normal`; indexed by the example's place in
+        # the global batch, so replicas draw the single-device noise.
+        noise = replicas.batch_normal(
+            tf.concat([tf.shape(x)[:1], [self.latent_dim]], 0), seed, x.dtype, alg="philox"
         )
         noise = tf.split(noise, self.latent_dims, axis=-1)
         layers = self.top_down(

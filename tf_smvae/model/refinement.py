@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from tf_smvae import mcmc
+from tf_smvae.util import replicas
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
@@ -39,13 +40,22 @@ Fields:
 
 
 class _SpeedMeasure:
-    """Learn (h, C) by gradient ascent on the speed measure (Algorithm 1)."""
+    """Learn (h, C) by gradient ascent on the speed measure (Algorithm 1).
+
+    Each adaptation has three parts: `prepare` (state changes before the chains),
+    `run` (the chains: stateless, so a replica may XLA-compile it) and `finish` (the
+    replica all-reduces and the state updates after the chains).
+    """
 
     learns_by_gradient = True
 
     @staticmethod
-    def adapt(refinement, target_log_prob_fn, state, seed):
-        results = mcmc.run_adaptive_chain(
+    def prepare(refinement):
+        del refinement
+
+    @staticmethod
+    def run(refinement, target_log_prob_fn, state, seed):
+        return mcmc.run_adaptive_chain(
             target_log_prob_fn,
             state,
             refinement.kernel_parameters,
@@ -53,11 +63,17 @@ class _SpeedMeasure:
             **refinement.chain_options(seed),
             **refinement.speed_measure_options(),
         )
-        refinement.update_entropy_weight(results.accept_prob)
-        grads = [-g for g in results.grads]
+
+    @staticmethod
+    def finish(refinement, results):
+        # Identical on every replica before the beta rule; gradients divided by R for
+        # the kernel optimizer's summing all-reduce (identities on one device).
+        accept_prob = replicas.all_reduce_mean(results.accept_prob)
+        refinement.update_entropy_weight(accept_prob)
+        grads = replicas.scale_for_sum([-g for g in results.grads])
         return RefinementResults(
             results.final_state,
-            results.accept_prob,
+            accept_prob,
             results.num_nonfinite,
             results.entropy,
             grads,
@@ -71,19 +87,31 @@ class _SpeedMeasure:
 
 
 class _DualAveraging:
-    """Adapt a scalar h by dual averaging; C stays the identity (the dsMALA/dsHMC rows)."""
+    """Adapt a scalar h by dual averaging; C stays the identity (the dsMALA/dsHMC rows).
+
+    The same steps as `mcmc.run_dual_averaging_chain(training=True)`, split in three.
+    """
 
     learns_by_gradient = False
 
     @staticmethod
-    def adapt(refinement, target_log_prob_fn, state, seed):
-        results = mcmc.run_dual_averaging_chain(
+    def prepare(refinement):
+        refinement.dual_averaging.begin_batch()
+
+    @staticmethod
+    def run(refinement, target_log_prob_fn, state, seed):
+        step_size = refinement.dual_averaging.current_step_size(True)
+        return mcmc.run_chain(
             target_log_prob_fn,
             state,
-            refinement.dual_averaging,
-            training=True,
+            tf.cast(step_size, state.dtype),
+            None,
             **refinement.chain_options(seed),
         )
+
+    @staticmethod
+    def finish(refinement, results):
+        refinement.dual_averaging.update(results.accept_prob)  # all-reduced inside
         return _plain_results(results)
 
     @staticmethod
@@ -97,8 +125,17 @@ class _Fixed:
     learns_by_gradient = False
 
     @staticmethod
-    def adapt(refinement, target_log_prob_fn, state, seed):
+    def prepare(refinement):
+        del refinement
+
+    @staticmethod
+    def run(refinement, target_log_prob_fn, state, seed):
         return refinement.sample(target_log_prob_fn, state, seed)
+
+    @staticmethod
+    def finish(refinement, results):
+        del refinement
+        return results
 
     @staticmethod
     def step_size(refinement, training):
@@ -207,6 +244,7 @@ class MCMCRefinement(keras.layers.Layer):
             shape=(),
             initializer=keras.initializers.Constant(self.entropy_weight_init),
             trainable=False,
+            aggregation="only_first_replica",
             name="entropy_weight",
         )
         self.built = True
@@ -255,10 +293,38 @@ class MCMCRefinement(keras.layers.Layer):
           state: `[B, d]` initial states (held constant).
           seed: int32[2].
 
+        Under a multi-replica strategy each replica runs its own chains (the replica id is
+        folded into `seed`), the acceptance that updates beta or dual averaging is the mean
+        over replicas, and `kernel_grads` are divided by the number of replicas (ready for
+        a summing all-reduce).
+
         Returns:
           `RefinementResults`.
         """
-        return self._adaptation.adapt(self, target_log_prob_fn, tf.stop_gradient(state), seed)
+        self.prepare_adaptation()
+        results = self.run_adaptation(target_log_prob_fn, state, seed)
+        return self.finish_adaptation(results)
+
+    def prepare_adaptation(self):
+        """`adapt`'s state changes before the chains (dual averaging's restart)."""
+        self._adaptation.prepare(self)
+
+    def run_adaptation(self, target_log_prob_fn, state, seed):
+        """`adapt`'s chains: no state change and no cross-replica step (XLA-compilable).
+
+        Returns:
+          The chain runner's results, for `finish_adaptation`.
+        """
+        seed = replicas.fold_in_replica(seed)
+        return self._adaptation.run(self, target_log_prob_fn, tf.stop_gradient(state), seed)
+
+    def finish_adaptation(self, results):
+        """`adapt`'s all-reduces and state updates (beta, dual averaging) after the chains.
+
+        Returns:
+          `RefinementResults`.
+        """
+        return self._adaptation.finish(self, results)
 
     def sample(self, target_log_prob_fn, state, seed, num_steps=None):
         """K (or `num_steps`) transitions with the learned kernel; adapts nothing.

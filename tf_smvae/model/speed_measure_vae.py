@@ -18,12 +18,15 @@ import tensorflow_probability as tfp
 
 from tf_smvae.model import vae as vae_lib
 from tf_smvae.model.refinement import MCMCRefinement
+from tf_smvae.util import replicas
 from tf_smvae.util import seeds
+from tf_smvae.util.errors import ConfigError
 
 tfd = tfp.distributions
 
 __all__ = ["SpeedMeasureVAE"]
 
+EVAL_PROPOSALS = ("mean", "mixture")
 _REFINEMENT_ARGS = (
     "kernel",
     "adaptation",
@@ -115,11 +118,20 @@ class SpeedMeasureVAE(vae_lib.VAE):
         self.refinement = vae_lib._deserialize(refinement) or MCMCRefinement(
             self.latent_dim, **options
         )
-        self.mcmc_start_epoch = int(mcmc_start_epoch)
-        self.num_eval_chains = int(num_eval_chains)
+        self.mcmc_start_epoch = vae_lib.check_int(mcmc_start_epoch, "mcmc_start_epoch", 0)
+        self.num_eval_chains = vae_lib.check_int(num_eval_chains, "num_eval_chains", 1)
+        if eval_proposal not in EVAL_PROPOSALS:
+            raise ConfigError(
+                f"eval_proposal must be one of {', '.join(EVAL_PROPOSALS)}, got {eval_proposal!r}."
+            )
         self.eval_proposal = eval_proposal
         self.mcmc_phase = self.add_weight(
-            shape=(), dtype="int32", initializer="zeros", trainable=False, name="mcmc_phase"
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            aggregation="only_first_replica",
+            name="mcmc_phase",
         )
         self._mcmc_active = False
         self.kernel_optimizer = None
@@ -191,30 +203,17 @@ class SpeedMeasureVAE(vae_lib.VAE):
         return self._mcmc_train_step(vae_lib._images(data))
 
     def _mcmc_train_step(self, x):
-        elbo_seed, chain_seed = seeds.split_seed(self.next_seed("mcmc_train_step"), 2, "mcmc")
-        encoder_variables = self.encoder.trainable_variables
-        encoder_ids = {id(v) for v in encoder_variables}
-        generative_variables = [v for v in self.network_variables if id(v) not in encoder_ids]
-        with tf.GradientTape() as tape:
-            loss, logs, terms = self._elbo_loss(x, elbo_seed)
-        encoder_grads = tape.gradient(loss, encoder_variables)
-        chain = self.refinement.adapt(
-            lambda z: self.log_joint(x, z), tf.stop_gradient(terms["z"]), chain_seed
-        )
-        with tf.GradientTape() as tape:
-            generative_loss = -tf.reduce_mean(
-                self.log_joint(x, tf.stop_gradient(chain.final_state))
-            )
-        generative_grads = tape.gradient(generative_loss, generative_variables)
-        self.optimizer.apply(
-            encoder_grads + generative_grads, encoder_variables + generative_variables
-        )
+        step_seed = self.next_seed("mcmc_train_step")
+        self.refinement.prepare_adaptation()
+        compute = self._replica_compiled(self._mcmc_gradients)
+        network_grads, logs, raw_chain = compute(x, step_seed)
+        chain = self.refinement.finish_adaptation(raw_chain)
+        self.optimizer.apply(network_grads, self._mcmc_network_variables())
         if chain.kernel_grads is not None:
             self.kernel_optimizer.apply(
                 chain.kernel_grads, self.refinement.kernel_parameters.trainable_variables
             )
         logs.update(
-            generative_loss=generative_loss,
             acceptance=chain.accept_prob,
             entropy=chain.entropy,
             rejected_nonfinite=chain.num_nonfinite,
@@ -222,6 +221,39 @@ class SpeedMeasureVAE(vae_lib.VAE):
             **self.refinement.diagnostics(),
         )
         return self._update_metrics(logs)
+
+    def _mcmc_network_variables(self):
+        """Encoder variables, then the generative ones (decoder, likelihood, prior)."""
+        encoder_variables = self.encoder.trainable_variables
+        encoder_ids = {id(v) for v in encoder_variables}
+        generative = [v for v in self.network_variables if id(v) not in encoder_ids]
+        return encoder_variables + generative
+
+    def _mcmc_gradients(self, x, step_seed):
+        """The stateless part of an MCMC step (XLA-compiled per replica if asked).
+
+        Returns:
+          (gradients for `_mcmc_network_variables()`, logs, the refinement's raw chain
+          results for `finish_adaptation`).
+        """
+        elbo_seed, chain_seed = seeds.split_seed(step_seed, 2, "mcmc")
+        encoder_variables = self.encoder.trainable_variables
+        generative_variables = self._mcmc_network_variables()[len(encoder_variables) :]
+        with tf.GradientTape() as tape:
+            loss, logs, terms = self._elbo_loss(x, elbo_seed)
+            scaled_loss = replicas.scale_for_sum(loss)  # summed over replicas
+        encoder_grads = tape.gradient(scaled_loss, encoder_variables)
+        chain = self.refinement.run_adaptation(
+            lambda z: self.log_joint(x, z), tf.stop_gradient(terms["z"]), chain_seed
+        )
+        with tf.GradientTape() as tape:
+            generative_loss = -tf.reduce_mean(
+                self.log_joint(x, tf.stop_gradient(chain.final_state))
+            )
+            scaled_generative_loss = replicas.scale_for_sum(generative_loss)
+        generative_grads = tape.gradient(scaled_generative_loss, generative_variables)
+        logs["generative_loss"] = generative_loss
+        return encoder_grads + generative_grads, logs, chain
 
     # -- evaluation and sampling -----------------------------------------------------------
 

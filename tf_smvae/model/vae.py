@@ -12,9 +12,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_smvae import nn
+from tf_smvae.data import checks as data_checks
 from tf_smvae.model import likelihoods
 from tf_smvae.model import priors
+from tf_smvae.util import replicas
 from tf_smvae.util import seeds
+from tf_smvae.util.errors import ConfigError
 
 tfd = tfp.distributions
 
@@ -34,6 +37,13 @@ def _deserialize(component):
     if isinstance(component, dict):
         return keras.saving.deserialize_keras_object(component)
     return component
+
+
+def check_int(value, name, minimum):
+    """Returns `value` as an int, or raises ConfigError naming `name` (bools and floats too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
 
 
 def _images(data):
@@ -108,7 +118,7 @@ class VAE(keras.Model):
         """
         super().__init__(**kwargs)
         self.image_shape = tuple(int(s) for s in image_shape)
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = check_int(latent_dim, "latent_dim", 1)
         self._network = network
         self._network_kwargs = dict(network_kwargs or {})
         self._likelihood_kwargs = dict(likelihood_kwargs or {})
@@ -126,6 +136,7 @@ class VAE(keras.Model):
             dtype="int32",
             initializer=keras.initializers.Constant(np.array([self.seed, 0], np.int32)),
             trainable=False,
+            aggregation="only_first_replica",
             name="seed_state",
         )
         self._trackers = {name: self._make_tracker(name) for name in self._metric_names()}
@@ -207,7 +218,8 @@ class VAE(keras.Model):
         """Returns a fresh int32[2] seed and advances the model's seed counter.
 
         The counter is a model variable, so it is checkpointed and a resumed run
-        continues the same random stream.
+        continues the same random stream. Under a strategy every replica gets the same
+        seed (consumers fold the replica id in where they need distinct streams).
 
         Args:
           salt: string naming the consumer.
@@ -323,7 +335,9 @@ class VAE(keras.Model):
           dict with `z` [B, d], `reconstruction` [B] (log p(x|z)) and `kl` [B].
         """
         loc, scale = self.encode(x)
-        noise = tf.random.stateless_normal(tf.shape(loc), seed=seed, dtype=loc.dtype)
+        # Indexed by the example's place in the global batch: R replicas draw together
+        # exactly the single-device noise.
+        noise = replicas.batch_normal(tf.shape(loc), seed, loc.dtype)
         z = loc + scale * noise
         reconstruction = self.log_likelihood_given_latent(x, z)
         if self.analytic_kl and self.prior.has_analytic_kl:
@@ -351,26 +365,99 @@ class VAE(keras.Model):
         logs["kl"] = kl
         return loss, logs, terms
 
+    def _resolve_replica_jit(self):
+        """Moves XLA from the whole step to each replica's step under several replicas.
+
+        Keras cannot XLA-compile the whole distributed step of a MirroredStrategy with
+        several devices (one XLA cluster would read every replica's variables), so with
+        `jit_compile=True` and more than one replica the step's stateless computation is
+        compiled on each replica instead (`replica_jit_compile`), and the all-reduces,
+        optimizer updates and state assignments around it run uncompiled.
+        """
+        if self.jit_compile and self.distribute_strategy.num_replicas_in_sync > 1:
+            self.replica_jit_compile = True
+            self.jit_compile = False
+
+    def fit(self, x=None, *args, validation_data=None, **kwargs):
+        """`keras.Model.fit`, after checking arrays and datasets against the likelihood.
+
+        Raises:
+          DataError: naming `fit(x)` or `fit(validation_data)` for data the model cannot
+            score (NaN/inf, wrong shape or dtype, values outside the likelihood's range).
+        """
+        data_checks.check_model_input(self, x, "fit(x)")
+        data_checks.check_model_input(self, validation_data, "fit(validation_data)")
+        return super().fit(x, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        """`keras.Model.evaluate`, after the same checks as `fit` (naming `evaluate(x)`)."""
+        data_checks.check_model_input(self, x, "evaluate(x)")
+        return super().evaluate(x, *args, **kwargs)
+
+    def make_train_function(self, force=False):
+        self._resolve_replica_jit()
+        return super().make_train_function(force=force)
+
+    def make_test_function(self, force=False):
+        self._resolve_replica_jit()
+        return super().make_test_function(force=force)
+
+    def _replica_compiled(self, fn):
+        """`fn` XLA-compiled per replica when `replica_jit_compile`, else `fn` itself."""
+        if getattr(self, "replica_jit_compile", False) and replicas.num_replicas() > 1:
+            return tf.function(fn, jit_compile=True)
+        return fn
+
+    def _elbo_gradients(self, x, seed):
+        """Gradients of the ELBO loss for `network_variables` and the logged terms."""
+        with tf.GradientTape() as tape:
+            loss, logs, _ = self._elbo_loss(x, seed)
+            # The optimizer sums gradients over replicas: divide by R so the sum is the
+            # gradient of the global-batch mean (identity on one device).
+            scaled_loss = replicas.scale_for_sum(loss)
+        return tape.gradient(scaled_loss, self.network_variables), logs
+
     def train_step(self, data):
         x = _images(data)
         seed = self.next_seed("train_step")
-        with tf.GradientTape() as tape:
-            loss, logs, _ = self._elbo_loss(x, seed)
-        variables = self.network_variables
-        gradients = tape.gradient(loss, variables)
-        self.optimizer.apply(gradients, variables)
+        gradients, logs = self._replica_compiled(self._elbo_gradients)(x, seed)
+        self.optimizer.apply(gradients, self.network_variables)
         return self._update_metrics(logs)
+
+    def _test_logs(self, x, seed):
+        return self._elbo_loss(x, seed)[1]
 
     def test_step(self, data):
         x = _images(data)
-        _, logs, _ = self._elbo_loss(x, self.next_seed("test_step"))
+        logs = self._replica_compiled(self._test_logs)(x, self.next_seed("test_step"))
         return self._update_metrics(logs)
 
     def _update_metrics(self, logs):
-        """Updates the trackers named in `logs`; returns their running values."""
+        """Updates the trackers named in `logs`; returns their running values.
+
+        Under a multi-replica strategy the values are first all-reduced (counts summed,
+        everything else averaged), so every replica tracks the global values.
+        """
+        logs = self._all_reduce_logs(logs)
         for name, value in logs.items():
             self._trackers[name].update_state(value)
         return {name: self._trackers[name].result() for name in logs}
+
+    def _all_reduce_logs(self, logs):
+        """Global step values: Sum trackers summed, the others averaged over replicas."""
+        if replicas.num_replicas() == 1:
+            return logs
+        reduced = dict(logs)
+        for is_sum, reduce in ((True, replicas.all_reduce_sum), (False, replicas.all_reduce_mean)):
+            names = [
+                name
+                for name in logs
+                if isinstance(self._trackers[name], keras.metrics.Sum) == is_sum
+            ]
+            if names:
+                values = tf.stack([tf.cast(logs[name], tf.float32) for name in names])
+                reduced.update(zip(names, tf.unstack(reduce(values))))
+        return reduced
 
     @property
     def metrics(self):

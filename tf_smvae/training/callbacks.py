@@ -14,7 +14,13 @@ __all__ = ["CheckpointCallback", "MetricsLogger", "SampleGrid"]
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """Saves a `TrainingCheckpoint` every N steps and at the end of every epoch."""
+    """Saves a `TrainingCheckpoint` every N steps and at the end of every epoch.
+
+    Checkpoints are numbered by the model optimizer's step, so a resumed run saves at the
+    same steps as an uninterrupted one. The last batch of an epoch saves only at the
+    epoch end (after validation, with the completed-epoch counter advanced). A step or
+    epoch whose loss is not finite is not saved, so the newest checkpoint stays finite.
+    """
 
     def __init__(self, checkpoint, every_steps=0):
         """Creates the callback.
@@ -32,12 +38,23 @@ class CheckpointCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         last_of_epoch = batch + 1 == self.params.get("steps")
-        if self.every_steps and self._step() % self.every_steps == 0 and not last_of_epoch:
-            self.checkpoint.save(self._step())
+        if not self.every_steps or last_of_epoch or not _finite_loss(logs):
+            return
+        step = self._step()
+        if step % self.every_steps == 0:
+            self.checkpoint.save(step)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not _finite_loss(logs):
+            return
         self.checkpoint.completed_epochs.assign(epoch + 1)
         self.checkpoint.save(self._step())
+
+
+def _finite_loss(logs):
+    """False when `logs` holds a NaN or infinite "loss"."""
+    loss = (logs or {}).get("loss")
+    return loss is None or bool(np.all(np.isfinite(np.asarray(loss, np.float64))))
 
 
 class MetricsLogger(keras.callbacks.Callback):

@@ -73,6 +73,16 @@ SHORT_FLAGS = {
         flags.DEFINE_float,
         "Target acceptance a* of the entropy-weight rule.",
     ),
+    "strategy": (
+        "train.strategy",
+        flags.DEFINE_string,
+        "tf.distribute strategy: default, mirrored, multi_worker, tpu.",
+    ),
+    "cpu_devices": (
+        "train.cpu_devices",
+        flags.DEFINE_integer,
+        "Split the CPU into N logical devices before TensorFlow starts (0: leave alone).",
+    ),
 }
 
 

@@ -7,6 +7,18 @@ workdir/
   metrics.jsonl      one line per epoch
   samples/           PNG grids of prior samples and reconstructions per epoch
   model.keras        the final model, for `keras.models.load_model`
+
+Resumption (what is guaranteed): a run killed at any moment (SIGKILL included) and
+rerun with the same command continues from its newest readable checkpoint, losing at
+most `train.checkpoint_every_steps` steps (or one epoch when that is 0), and then
+computes what the uninterrupted run would have: the checkpoint holds every model
+variable (weights, seed counter, MCMC phase, beta, dual-averaging state, h and C) and
+both optimizers (slots, iteration counters), and the training data is a stream whose
+batch s (order, per-batch binarization seed) is a pure function of (seed, s), started
+at the restored optimizer step (`_fit`). On the same machine and software the final
+weights match an uninterrupted run's (tests/training/test_resume.py measures it). Not
+replayed: the Keras epoch metrics of an interrupted epoch average only the steps run
+after the resumption, and the TensorBoard log keeps the killed run's partial events.
 """
 
 import json
@@ -18,9 +30,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging as absl_logging
 
+from tf_smvae.data import pipeline as data_pipeline
 from tf_smvae.training import builders
 from tf_smvae.training import callbacks as callbacks_lib
 from tf_smvae.training import checkpoints
+from tf_smvae.training import distribute
 from tf_smvae.training import validation
 from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
@@ -50,8 +64,7 @@ def _write_config(config, paths):
     """Writes config.json, or checks that a resumed run uses the same config."""
     resolved = json.loads(config.to_json_best_effort())
     if os.path.exists(paths.config):
-        with open(paths.config, encoding="utf-8") as stream:
-            previous = json.load(stream)
+        previous = _read_config(paths.config)
         changed = files.changed_fields(previous, resolved, _RESUMABLE_CHANGES)
         if changed:
             details = files.describe_changes(previous, resolved, changed)
@@ -62,17 +75,29 @@ def _write_config(config, paths):
     files.write_json(paths.config, resolved, sort_keys=True)
 
 
+def _read_config(path):
+    """The JSON dict of a run's config.json; ConfigError naming the file if unreadable."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"{path!r} is not a readable config ({error}); restore it from a copy or start "
+            "a new --workdir."
+        ) from None
+
+
 def load_config(workdir):
     """The resolved config of a run, read from `workdir/config.json`.
 
     Raises:
       FileNotFoundError: naming the missing file.
+      ConfigError: naming the file when it is not valid JSON.
     """
     path = RunPaths(workdir).config
     if not os.path.exists(path):
         raise FileNotFoundError(f"No training run in {workdir!r}: {path!r} does not exist.")
-    with open(path, encoding="utf-8") as stream:
-        return ml_collections.ConfigDict(json.load(stream))
+    return ml_collections.ConfigDict(_read_config(path))
 
 
 def restore_model(workdir, image_shape=None):
@@ -132,30 +157,72 @@ def _steps_per_epoch(config, train):
     return steps
 
 
-def _fit(model, train, config, completed_epochs, fit_kwargs):
-    """Runs the epochs still to do; a checkpoint from mid-epoch first finishes that epoch.
+def _train_stream(config, start_step):
+    """The training stream from batch `start_step`: batch s is a pure function of (seed, s).
 
-    The optimizer's step counter says how far into the interrupted epoch the checkpoint
-    was, so a resumed run takes exactly as many optimizer steps as an uninterrupted one
-    (the interrupted epoch's remaining batches come from a fresh pass over the data).
+    Mirrors `builders.build_datasets`'s training split (the arrays were validated there).
     """
+    return data_pipeline.load(
+        config.dataset.name,
+        "train",
+        batch_size=config.train.batch_size,
+        likelihood=config.model.likelihood,
+        binarization=config.dataset.binarization,
+        data_dir=config.dataset.data_dir,
+        shuffle=True,
+        seed=config.seed,
+        num_examples=config.dataset.num_train_examples,
+        drop_remainder=True,
+        repeat=True,
+        image_size=config.dataset.image_size,
+        validate=False,
+        start_step=start_step,
+    )
+
+
+def _fit(model, train, config, completed_epochs, fit_kwargs):
+    """Runs the epochs still to do, replaying exactly the batches of an uninterrupted run.
+
+    The model optimizer's step counter s is the position in the run: epoch s // S at
+    step s % S (S steps per epoch). A checkpoint from mid-epoch first finishes that epoch
+    with its remaining steps in one `fit`, then the remaining epochs run in a second.
+    Each `fit` gets the training stream started at the current step (`_train_stream`;
+    Keras keeps one iterator over an infinite dataset across the epochs of one `fit`),
+    so the resumed run sees the same batches, order and binarization noise, and takes
+    as many optimizer steps, as an uninterrupted run.
+
+    Args:
+      model: the compiled (and possibly restored) model.
+      train: the training split from `builders.build_datasets` (its length sets S when
+        `train.steps_per_epoch` is unset).
+      config: the run's config.
+      completed_epochs: the checkpoint's epoch counter (agrees with s // S; the step is
+        what positions the run).
+      fit_kwargs: further `fit` arguments.
+
+    Returns:
+      The last `fit`'s history, or None when nothing was left to do.
+    """
+    del completed_epochs  # The optimizer step says where the run stands.
     steps_per_epoch = _steps_per_epoch(config, train)
-    done = int(model.optimizer.iterations.numpy()) - completed_epochs * steps_per_epoch
+    epoch, done = divmod(int(model.optimizer.iterations.numpy()), steps_per_epoch)
     history = None
-    if 0 < done < steps_per_epoch and completed_epochs < config.train.epochs:
+    if done and epoch < config.train.epochs:
         history = model.fit(
-            train,
-            epochs=completed_epochs + 1,
-            initial_epoch=completed_epochs,
+            _train_stream(config, epoch * steps_per_epoch + done),
+            epochs=epoch + 1,
+            initial_epoch=epoch,
             steps_per_epoch=steps_per_epoch - done,
             **fit_kwargs,
         )
-        completed_epochs += 1
-    if completed_epochs < config.train.epochs:
+        epoch += 1
+        if model.stop_training:
+            return history
+    if epoch < config.train.epochs:
         history = model.fit(
-            train,
+            _train_stream(config, epoch * steps_per_epoch),
             epochs=config.train.epochs,
-            initial_epoch=completed_epochs,
+            initial_epoch=epoch,
             steps_per_epoch=steps_per_epoch,
             **fit_kwargs,
         )
@@ -188,17 +255,22 @@ def run(config, workdir, reference_config=None):
       ConfigError: for a bad or changed config, before any work.
     """
     validation.validate_config(config, reference_config)
+    distribute.check_config(config)
+    strategy = distribute.make_strategy(config)  # first: may split the CPU into devices
+    # The data is read and checked before anything is written to the workdir. The global
+    # batch is train.batch_size; Keras fit splits it over the replicas.
+    train, test, image_shape = builders.build_datasets(config)
     paths = RunPaths(workdir)
     os.makedirs(workdir, exist_ok=True)
     _write_config(config, paths)
     keras.utils.set_random_seed(config.seed)
-    train, test, image_shape = builders.build_datasets(config)
-    model = builders.build_model(config, image_shape)
-    builders.compile_model(model, config)
-    checkpoint = checkpoints.TrainingCheckpoint(
-        model, paths.checkpoints, max_to_keep=config.train.keep_checkpoints
-    )
-    restored = checkpoint.restore()
+    with strategy.scope():
+        model = builders.build_model(config, image_shape)
+        builders.compile_model(model, config)
+        checkpoint = checkpoints.TrainingCheckpoint(
+            model, paths.checkpoints, max_to_keep=config.train.keep_checkpoints
+        )
+        restored = checkpoint.restore()
     if restored:
         print(f"Resuming from {restored}.", flush=True)
     fit_kwargs = dict(
@@ -231,8 +303,21 @@ def _report(paths):
     )
 
 
-def set_up_tensorflow():
-    """Quiet logs and let TensorFlow grow GPU memory instead of taking it all."""
+def set_up_tensorflow(config=None):
+    """Quiet logs, let TensorFlow grow GPU memory, and split the CPU if `config` asks.
+
+    Call it before any TensorFlow work: logical CPU devices (`train.cpu_devices`) and GPU
+    memory growth can only be set before TensorFlow initialises.
+
+    Args:
+      config: optional config; its `train.cpu_devices` is applied.
+
+    Raises:
+      ConfigError: for a bad `train.cpu_devices` or `train.strategy`.
+    """
+    if config is not None:
+        distribute.check_config(config)
+        distribute.configure_cpu_devices(config.train.cpu_devices)
     tf.get_logger().setLevel("ERROR")
     absl_logging.set_verbosity(absl_logging.WARNING)
     for device in tf.config.list_physical_devices("GPU"):

@@ -1,0 +1,223 @@
+"""tf.distribute: 2 logical CPU devices under MirroredStrategy give the 1-device result.
+
+TensorFlow can split the CPU into logical devices only before it initialises, and this
+test process has usually initialised it already, so the comparisons run in a fresh
+Python subprocess (`_SCRIPT`) that sets `train.cpu_devices=2` first.
+
+How the 2-replica runs are compared with one device (same global batch 20, same seed):
+- VAE: exact up to float reduction order. The encoder noise is indexed by the example's
+  place in the global batch (`util.replicas.batch_normal`), so the two replicas draw
+  together the single-device noise; gradients are divided by R = 2 before the
+  optimizer's summing all-reduce.
+- SpeedMeasureVAE (MALA, diag C, 1 ELBO epoch + 2 MCMC epochs): each replica runs its
+  own chains with the replica id folded into the chain seed, so the chains cannot draw
+  the single-device noise. The single-device reference (`_ReplicaEmulatingSMVAE`)
+  therefore draws the same per-example noise: it runs the chains of the two batch
+  halves with the two folded seeds and combines them as the replicas do (mean
+  acceptance, mean kernel gradient). Everything else is the library's single-device
+  code, so any error in the loss/gradient scaling, the all-reduce of the acceptance
+  before the beta rule, the metric reduction or the replica seeds shows up.
+Both optimizers are SGD (Adam would hide a wrong gradient scale: it is invariant to it).
+Tolerance: relative 1e-5 on every logged value and on beta, h, C and the weights (float32
+sums in another order differ by ~1e-6 relative; an accept/reject flip or a factor-2 scale
+error gives differences of 1e-2 and more).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from configs import base
+from configs import smoke
+from tf_smvae.training import distribute
+from tf_smvae.training import train_lib
+from tf_smvae.util.errors import ConfigError
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOLERANCE = 1e-5
+
+_SCRIPT = r"""
+import json, sys
+import numpy as np
+from configs import base
+from configs import smoke
+from tf_smvae.training import distribute
+config = base.get_config()
+config.train.strategy, config.train.cpu_devices = "mirrored", 2
+distribute.configure_cpu_devices(2)  # before any TensorFlow work
+import keras
+import tensorflow as tf
+from tf_smvae.model import speed_measure_vae
+from tf_smvae.model import vae as vae_lib
+
+IMAGE, BATCH = (4, 4, 1), 20
+x = (np.random.default_rng(0).uniform(size=(60,) + IMAGE) > 0.5).astype(np.float32)
+data = tf.data.Dataset.from_tensor_slices(x).batch(BATCH, drop_remainder=True)
+COMMON = dict(image_shape=IMAGE, latent_dim=2, network_kwargs={"hidden_units": (16,)}, seed=3)
+MCMC = dict(kernel="mala", preconditioner="diag", num_mcmc_steps=2, mcmc_start_epoch=1,
+            init_step_size=0.3, entropy_weight_rate=0.5)
+
+
+class _ReplicaEmulatingSMVAE(speed_measure_vae.SpeedMeasureVAE):
+    # One device, chains of each batch half drawn as replica r of 2 draws them.
+    def _mcmc_gradients(self, x, step_seed):
+        run = self.refinement.run_adaptation
+        original = run
+        def split_run(target_fn, state, seed):
+            halves = []
+            for r in range(2):
+                rows = slice(r * BATCH // 2, (r + 1) * BATCH // 2)
+                xr = x[rows]
+                folded = tf.random.experimental.stateless_fold_in(seed, r)
+                halves.append(original(lambda z: self.log_joint(xr, z), state[rows], folded))
+            first, second = halves
+            mean = lambda a, b: (a + b) / 2
+            return first._replace(
+                final_state=tf.concat([first.final_state, second.final_state], 0),
+                accept_prob=mean(first.accept_prob, second.accept_prob),
+                entropy=mean(first.entropy, second.entropy),
+                grads=[mean(a, b) for a, b in zip(first.grads, second.grads)],
+                num_nonfinite=first.num_nonfinite + second.num_nonfinite,
+                num_nonfinite_grads=first.num_nonfinite_grads + second.num_nonfinite_grads,
+            )
+        self.refinement.run_adaptation = split_run
+        try:
+            return super()._mcmc_gradients(x, step_seed)
+        finally:
+            self.refinement.run_adaptation = original
+
+
+def train(cls, strategy, epochs, jit, **kwargs):
+    keras.utils.set_random_seed(0)  # the same initial weights in every run
+    with strategy.scope():
+        model = cls(**COMMON, **kwargs)
+        options = dict(optimizer=keras.optimizers.SGD(0.05), jit_compile=jit)
+        if kwargs:
+            options["kernel_optimizer"] = keras.optimizers.SGD(0.01)
+        model.compile(**options)
+    history = model.fit(data, epochs=epochs, verbose=0, shuffle=False).history
+    out = {"history": {k: [float(v) for v in vals] for k, vals in history.items()},
+           "weights": [float(np.sum(np.abs(w))) for w in model.get_weights()]}
+    if kwargs:
+        refinement = model.refinement
+        out["entropy_weight"] = float(refinement.entropy_weight.numpy())
+        out["step_size"] = float(refinement.kernel_parameters.step_size.numpy())
+        out["scale"] = refinement.kernel_parameters.dense_scale_tril().numpy().tolist()
+    return out
+
+
+mirrored = distribute.make_strategy(config)
+default = tf.distribute.get_strategy()
+jit = sys.argv[1] == "jit"
+results = {"replicas": mirrored.num_replicas_in_sync}
+results["vae_1"] = train(vae_lib.VAE, default, 2, jit)
+results["vae_2"] = train(vae_lib.VAE, mirrored, 2, jit)
+results["smvae_1"] = train(_ReplicaEmulatingSMVAE, default, 3, jit, **MCMC)
+results["smvae_2"] = train(speed_measure_vae.SpeedMeasureVAE, mirrored, 3, jit, **MCMC)
+print("RESULTS " + json.dumps(results))
+"""
+
+
+def _env():
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join([_ROOT, env.get("PYTHONPATH", "")])
+    return env
+
+
+def _run(args, timeout=300):
+    done = subprocess.run(
+        args, cwd=_ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _flatten(value):
+    if isinstance(value, dict):
+        return [item for key in sorted(value) for item in _flatten(value[key])]
+    if isinstance(value, list):
+        return [item for entry in value for item in _flatten(entry)]
+    return [value]
+
+
+def _max_relative_difference(one, two):
+    a, b = _flatten(one), _flatten(two)
+    assert len(a) == len(b)
+    return max(abs(p - q) / max(abs(p), abs(q), 1e-3) for p, q in zip(a, b))
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    stdout = _run([sys.executable, "-c", _SCRIPT, "nojit"])
+    line = next(line for line in stdout.splitlines() if line.startswith("RESULTS "))
+    return json.loads(line[len("RESULTS ") :])
+
+
+def test_two_replicas_are_really_used(comparison):
+    assert comparison["replicas"] == 2
+
+
+@pytest.mark.parametrize("model", ["vae", "smvae"])
+def test_two_replicas_match_one_device(comparison, model):
+    one, two = comparison[f"{model}_1"], comparison[f"{model}_2"]
+    assert sorted(one) == sorted(two)
+    assert sorted(one["history"]) == sorted(two["history"])
+    difference = _max_relative_difference(one, two)
+    print(f"{model}: max relative difference {difference:.2e}")
+    assert difference < TOLERANCE
+
+
+def test_smvae_state_moved(comparison):
+    """The comparison is not vacuous: beta, h and C changed during the MCMC epochs."""
+    result = comparison["smvae_2"]
+    assert abs(result["entropy_weight"] - 1.0) > 1e-3
+    assert abs(result["step_size"] - 0.3) > 1e-4
+    assert len(result["history"]["acceptance"]) == 2  # logged in the 2 MCMC epochs only
+
+
+def test_unknown_strategy_names_the_field():
+    config = base.get_config()
+    config.train.strategy = "horovod"
+    with pytest.raises(ConfigError, match=r"train\.strategy.*mirrored"):
+        distribute.check_config(config)
+
+
+def test_run_rejects_unknown_strategy_before_any_work(tmp_path):
+    config = smoke.get_config()
+    config.train.strategy = "horovod"
+    workdir = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"train\.strategy"):
+        train_lib.run(config, str(workdir))
+    assert not workdir.exists()
+
+
+def test_bad_cpu_devices_names_the_field():
+    config = base.get_config()
+    config.train.cpu_devices = -1
+    with pytest.raises(ConfigError, match=r"train\.cpu_devices"):
+        distribute.check_config(config)
+
+
+def test_train_mirrored_end_to_end_then_export(tmp_path):
+    """bin/train.py on 2 logical CPU devices (whole-step XLA refused, so per-replica
+    XLA), then bin/export.py restores the mirrored checkpoint into a 1-device model."""
+    workdir = str(tmp_path / "run")
+    _run(
+        [
+            sys.executable,
+            "bin/train.py",
+            "--config=configs/smoke.py",
+            f"--workdir={workdir}",
+            "--strategy=mirrored",
+            "--cpu_devices=2",
+            "--epochs=1",
+        ]
+    )
+    with open(os.path.join(workdir, "metrics.jsonl")) as stream:
+        record = json.loads(stream.readline())
+    assert record["step"] == 4 and record["loss"] > 0
+    _run([sys.executable, "bin/export.py", f"--workdir={workdir}"])
+    assert os.path.exists(os.path.join(workdir, "export", "saved_model.pb"))

@@ -1,0 +1,119 @@
+"""Replica-context helpers: what a train step needs to be right under `tf.distribute`.
+
+Every function is the identity (or draws exactly what it would draw without a
+strategy) when there is one replica, so single-device numbers never change.
+
+- `num_replicas()` / `replica_id()`: the replica count (Python int) and this replica's
+  index (0 outside a multi-replica step).
+- `scale_for_sum(x)`: x / R, for losses and gradients that the optimizers all-reduce by
+  summation (the summed gradients then equal the gradient of the global-batch mean).
+- `all_reduce_mean` / `all_reduce_sum`: statistics made identical on every replica before
+  they update shared state (the beta rule, dual averaging) or are logged.
+- `fold_in_replica(seed)`: a replica-distinct seed (per-replica MCMC chains).
+- `batch_normal(shape, seed)`: per-example noise that depends on the example's position
+  in the GLOBAL batch, so R replicas draw together exactly what one device draws.
+"""
+
+import tensorflow as tf
+
+__all__ = [
+    "all_reduce_mean",
+    "all_reduce_sum",
+    "batch_normal",
+    "fold_in_replica",
+    "num_replicas",
+    "replica_id",
+    "scale_for_sum",
+]
+
+
+def _replica_context():
+    """The replica context of a multi-replica step, or None."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync <= 1:
+        return None
+    return context
+
+
+def num_replicas():
+    """Replicas in sync in the current replica context (1 outside a strategy step)."""
+    context = _replica_context()
+    return 1 if context is None else int(context.num_replicas_in_sync)
+
+
+def replica_id():
+    """This replica's index in its sync group: int32 tensor (0 without a strategy)."""
+    context = _replica_context()
+    if context is None:
+        return tf.constant(0, tf.int32)
+    return tf.cast(context.replica_id_in_sync_group, tf.int32)
+
+
+def scale_for_sum(value):
+    """`value / R`, ready for a summing all-reduce (gradients, losses to differentiate)."""
+    count = num_replicas()
+    if count == 1:
+        return value
+    return tf.nest.map_structure(
+        lambda v: None if v is None else v * tf.cast(1.0 / count, v.dtype), value
+    )
+
+
+def _all_reduce(op, value):
+    context = _replica_context()
+    if context is None:
+        return value
+    return context.all_reduce(op, value)
+
+
+def all_reduce_mean(value):
+    """Mean over replicas of a (nest of) tensor(s); identity with one replica."""
+    return _all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+def all_reduce_sum(value):
+    """Sum over replicas of a (nest of) tensor(s); identity with one replica."""
+    return _all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def fold_in_replica(seed):
+    """`seed` with the replica id folded in; `seed` itself with one replica.
+
+    Args:
+      seed: int32[2] seed, the same on every replica.
+
+    Returns:
+      int32[2] seed, distinct per replica.
+    """
+    if num_replicas() == 1:
+        return seed
+    return tf.random.experimental.stateless_fold_in(seed, replica_id())
+
+
+def batch_normal(shape, seed, dtype=tf.float32, alg="auto_select"):
+    """Standard normal noise [B, ...] indexed by the example's place in the global batch.
+
+    With R replicas each holding B examples (MirroredStrategy splits a global batch into
+    contiguous slices), this draws the [R * B, ...] noise the global batch would get on
+    one device and returns this replica's rows, so the R replicas together use exactly
+    the single-device noise (R times the generation cost, negligible next to a network
+    pass).
+
+    Args:
+      shape: int32 shape tensor (or list) [B, ...] of this replica's noise.
+      seed: int32[2], the same on every replica.
+      dtype: float dtype.
+      alg: the stateless RNG algorithm (`tf.random.stateless_normal`'s `alg`).
+
+    Returns:
+      Tensor of `shape`.
+    """
+    count = num_replicas()
+    if count == 1:
+        return tf.random.stateless_normal(shape, seed=seed, dtype=dtype, alg=alg)
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    rows = shape[0]
+    noise = tf.random.stateless_normal(
+        tf.concat([[rows * count], shape[1:]], 0), seed=seed, dtype=dtype, alg=alg
+    )
+    return noise[replica_id() * rows : (replica_id() + 1) * rows]
