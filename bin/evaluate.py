@@ -13,6 +13,7 @@ from absl import flags
 
 from tf_smvae.training import evaluate_lib
 from tf_smvae.training import train_lib
+from tf_smvae.util import cli
 
 flags.DEFINE_string("workdir", None, "A training run's directory.", required=True)
 flags.DEFINE_bool("log_likelihood", True, "Estimate the importance-sampled log-likelihood.")
@@ -61,4 +62,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -22,4 +22,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from tf_smvae.util import cli
+
+    app.run(cli.report_errors(main))

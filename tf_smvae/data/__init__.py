@@ -12,6 +12,8 @@ import tf_smvae.data.image_folder  # noqa: F401
 import tf_smvae.data.npz  # noqa: F401
 import tf_smvae.data.tfds_sources  # noqa: F401
 from tf_smvae.data import linear_gaussian  # registers linear_gaussian*
+from tf_smvae.data.checks import check_dataset_spec
+from tf_smvae.data.checks import check_model_input
 from tf_smvae.data.idx import read_idx
 from tf_smvae.data.pipeline import info
 from tf_smvae.data.pipeline import load
@@ -27,6 +29,8 @@ __all__ = [
     "LIKELIHOODS",
     "SOURCES",
     "DatasetInfo",
+    "check_dataset_spec",
+    "check_model_input",
     "info",
     "linear_gaussian",
     "load",

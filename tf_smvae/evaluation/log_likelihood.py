@@ -15,12 +15,15 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from tf_smvae.data import checks as data_checks
 from tf_smvae.util import seeds
 
 __all__ = ["LogLikelihoodResult", "batch_log_likelihood", "log_likelihood"]
 
 # Decoder outputs held at once per chunk (particles x examples x pixels), ~64 MiB float32.
 _CHUNK_BUDGET = 16 * 1024 * 1024
+# Seconds between progress lines when stderr is not a terminal (a log file).
+_PROGRESS_SECONDS = 10.0
 
 
 @dataclasses.dataclass
@@ -116,6 +119,58 @@ def batch_log_likelihood(model, x, num_samples, tau, chunk_size, seed):
     return log_sum - log_num, tf.exp(2.0 * log_sum - log_sum_sq)
 
 
+class _Progress:
+    """Progress of the estimate on stderr: one line rewritten in place on a terminal,
+    else whole lines at most every `_PROGRESS_SECONDS` (and a last one), so that a log
+    file does not fill up with one line per batch."""
+
+    def __init__(self, num_samples, num_batches, stream=None):
+        self.stream = stream or sys.stderr
+        self.num_samples = int(num_samples)
+        self.num_batches = num_batches
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.time()
+        self.last = self.start
+        self.pending = None
+
+    def _line(self, batches, examples, mean):
+        seconds = time.time() - self.start
+        rate = examples * self.num_samples / max(seconds, 1e-9)
+        of = f"/{self.num_batches}" if self.num_batches else ""
+        return (
+            f"log-likelihood: batch {batches}{of}, {examples} examples, {seconds:.0f}s, "
+            f"{rate:.0f} example-particles/s, running mean {mean:.3f} nats"
+        )
+
+    def update(self, batches, examples, mean):
+        """Reports `batches` done (`examples` examples, running mean log p(x))."""
+        if self.tty:
+            print("\r" + self._line(batches, examples, mean), end="", file=self.stream)
+            self.stream.flush()
+            return
+        self.pending = (batches, examples, mean)
+        if time.time() - self.last >= _PROGRESS_SECONDS:
+            self._flush_pending()
+
+    def _flush_pending(self):
+        if self.pending is not None:
+            print(self._line(*self.pending), file=self.stream, flush=True)
+            self.pending = None
+        self.last = time.time()
+
+    def close(self):
+        """Ends the progress output (a newline on a terminal, else the last line)."""
+        if self.tty:
+            print(file=self.stream, flush=True)
+        else:
+            self._flush_pending()
+
+
+def _num_batches(dataset):
+    count = int(dataset.cardinality())
+    return count if count > 0 else None
+
+
 def _as_batches(data, batch_size):
     if isinstance(data, tf.data.Dataset):
         return data.map(lambda *element: element[0])  # images of (images, labels) or images
@@ -149,13 +204,17 @@ def log_likelihood(
       seed: int or int32[2] seed; the same seed gives the same estimate.
       batch_size: batch size when `data` is an array.
       jit_compile: XLA-compile the per-batch estimate.
-      progress: print a progress line per batch to stderr.
+      progress: report progress on stderr (in place on a terminal; else a whole line at
+        most every 10 s).
 
     Returns:
       A `LogLikelihoodResult`.
 
     Raises:
       ValueError: if `num_samples` < 1, `tau` <= 0 or `data` is empty.
+      DataError: naming `data` for data the likelihood cannot score (NaN/inf, wrong shape
+        or dtype, out-of-range values), checked before any estimate.
+      FloatingPointError: if the model gives a non-finite log p(x) for some example.
 
     #### References
 
@@ -167,12 +226,16 @@ def log_likelihood(
         raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
     if not tau > 0:
         raise ValueError(f"tau must be > 0, got {tau}.")
+    data_checks.check_model_input(model, data, "data")
     dataset = _as_batches(data, batch_size)
     fns = {}
     log_px, ess = [], []
     start = time.time()
+    reporter = _Progress(num_samples, _num_batches(dataset)) if progress else None
     base_seed = seeds.as_seed(seed)
     for index, x in enumerate(dataset):
+        if isinstance(data, tf.data.Dataset):
+            model.likelihood.check_data(x, f"data (batch {index})")
         size = int(x.shape[0])
         chunk = chunk_size or default_chunk_size(model, size)
         chunk = min(int(chunk), int(num_samples))
@@ -184,21 +247,27 @@ def log_likelihood(
             )
         batch_seed = tf.random.experimental.stateless_fold_in(base_seed, index)
         lp, e = fns[(size, chunk)](x, batch_seed)
-        log_px.append(lp.numpy().astype(np.float64))
+        log_px.append(_check_finite(lp.numpy().astype(np.float64), index))
         ess.append(e.numpy().astype(np.float64))
-        if progress:
-            done = sum(len(a) for a in log_px)
-            print(
-                f"\rlog-likelihood: {done} examples, {time.time() - start:.0f}s, "
-                f"running mean {np.mean(np.concatenate(log_px)):.3f} nats",
-                end="",
-                file=sys.stderr,
-            )
-    if progress:
-        print(file=sys.stderr)
+        if reporter:
+            values = np.concatenate(log_px)
+            reporter.update(index + 1, len(values), float(np.mean(values)))
+    if reporter:
+        reporter.close()
     if not log_px:
         raise ValueError("log_likelihood got an empty dataset.")
     return _summarise(model, np.concatenate(log_px), np.concatenate(ess), num_samples, tau, start)
+
+
+def _check_finite(log_px, index):
+    """Raises FloatingPointError when batch `index` gave a NaN/inf log p(x)."""
+    bad = np.flatnonzero(~np.isfinite(log_px))
+    if bad.size:
+        raise FloatingPointError(
+            f"log p(x) is {log_px[bad[0]]} for example {bad[0]} of batch {index} (and "
+            f"{bad.size - 1} more in that batch): the model gives non-finite densities."
+        )
+    return log_px
 
 
 def _summarise(model, log_px, ess, num_samples, tau, start):

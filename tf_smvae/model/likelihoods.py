@@ -9,10 +9,12 @@ x [B, ...]), and `log_prob` sums over the event dims.
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_smvae.util.errors import ConfigError
+from tf_smvae.util.errors import DataError
 from tf_smvae.util.registry import Registry
 from tf_smvae.util.seeds import as_seed
 
@@ -34,6 +36,8 @@ _PAPER_LOG_SCALE = 0.5 * math.log(0.1)
 
 # Shape of a learned likelihood parameter, given the event shape.
 _PARAMETER_SHAPES = Registry("likelihood parameter shape")
+# Data counts as on the bin centres when |x (num_bins - 1) - k| is below this for an integer k.
+_GRID_TOLERANCE = 1e-3
 _PARAMETER_SHAPES.register("shared")(lambda event_shape: ())
 _PARAMETER_SHAPES.register("per_pixel")(lambda event_shape: tuple(event_shape))
 
@@ -80,6 +84,60 @@ class _Likelihood(keras.layers.Layer):
     def build(self, input_shape=None):
         """Creates no variables; subclasses with parameters override it."""
 
+    def check_data(self, x, origin="x"):
+        """Checks, eagerly and once, that data `x` is something this likelihood can score.
+
+        Use it on user arrays before training or evaluation (inside a compiled step a bad
+        value would only show up as a NaN loss).
+
+        Args:
+          x: array-like [N, *event_shape] (numpy array or eager tensor).
+          origin: the argument, flag or file `x` came from, named in error messages.
+
+        Returns:
+          `x` as a numpy array.
+
+        Raises:
+          DataError: naming `origin`, for a non-numeric dtype, a shape other than
+            [N, *event_shape], no examples, NaN/inf, or values this likelihood cannot take
+            (outside `data_range`, or off the bin centres of a discretised likelihood).
+        """
+        x = np.asarray(x)
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise DataError(f"{origin}: data of dtype {x.dtype} is not numeric; pass floats.")
+        if x.ndim != len(self.event_shape) + 1 or tuple(x.shape[1:]) != self.event_shape:
+            raise DataError(
+                f"{origin}: expected data of shape [N, {', '.join(map(str, self.event_shape))}]"
+                f" (the model's image shape), got shape {x.shape}."
+            )
+        if x.shape[0] == 0:
+            raise DataError(f"{origin}: no examples (shape {x.shape}).")
+        values = x.astype(np.float64)
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise DataError(
+                f"{origin}: {values.size - int(finite.sum())} non-finite values (NaN or inf)."
+            )
+        low, high = self.data_range
+        found = (float(values.min()), float(values.max()))
+        if found[0] < low or found[1] > high:
+            raise DataError(
+                f"{origin}: the {self.name_for_errors} likelihood takes values in "
+                f"[{low:g}, {high:g}]; found values in [{found[0]:g}, {found[1]:g}] (scale "
+                f"0..255 grey levels to [0, 1], as tf_smvae.data.load does)."
+            )
+        self._check_values(values, origin)
+        return x
+
+    def _check_values(self, values, origin):
+        """Further checks of finite, in-range float64 values; subclasses override it."""
+        del values, origin
+
+    @property
+    def name_for_errors(self):
+        """The registered name of this likelihood, for messages."""
+        return _REGISTERED_NAMES.get(type(self), type(self).__name__)
+
     def _event_axes(self):
         return list(range(-len(self.event_shape), 0))
 
@@ -120,6 +178,15 @@ class _Likelihood(keras.layers.Layer):
         return config
 
 
+def _flatten_event(values, event_rank, event_size):
+    """[..., *event_shape] -> [..., event_size], static leading dims kept where known."""
+    values = tf.convert_to_tensor(values)
+    leading = values.shape[: values.shape.rank - event_rank]
+    if leading.is_fully_defined():
+        return tf.reshape(values, leading.as_list() + [event_size])
+    return tf.reshape(values, tf.concat([tf.shape(values)[:-event_rank], [event_size]], 0))
+
+
 @LIKELIHOODS.register("bernoulli")
 @keras.saving.register_keras_serializable(package="tf_smvae")
 class BernoulliLikelihood(_Likelihood):
@@ -140,6 +207,15 @@ class BernoulliLikelihood(_Likelihood):
         """
         super().__init__(event_shape, **kwargs)
         self.build()
+
+    def log_prob(self, params, x):
+        # Same as the base class, on the event flattened to one axis: XLA on CPU vectorises
+        # elementwise work along the minor dimension, which is 1 for [..., H, W, 1] images;
+        # flat, the log-prob of decoder outputs for IS evaluation is ~1.7x faster.
+        size = math.prod(self.event_shape)
+        logits = _flatten_event(params[..., 0], len(self.event_shape), size)
+        x = _flatten_event(tf.convert_to_tensor(x, self.compute_dtype), len(self.event_shape), size)
+        return tf.reduce_sum(self._log_prob_values(logits, x), axis=-1)
 
     def _log_prob_values(self, logits, x):
         # x log sigmoid(l) + (1 - x) log sigmoid(-l) = x l - softplus(l), with
@@ -232,6 +308,17 @@ class DiscretizedLogisticLikelihood(_Likelihood):
     @property
     def bin_half_width(self):
         return 0.5 / (self.num_bins - 1)
+
+    def _check_values(self, values, origin):
+        """The data must sit on the bin centres k / (num_bins - 1)."""
+        top = self.num_bins - 1
+        off_grid = float(np.abs(values * top - np.round(values * top)).max())
+        if off_grid > _GRID_TOLERANCE:
+            raise DataError(
+                f"{origin}: the discretized_logistic likelihood needs values on the bin "
+                f"centres k/{top} (grey levels); found values up to {off_grid / top:.3g} "
+                f"away from them."
+            )
 
     def _log_prob_values(self, loc, x):
         delta = self.bin_half_width
@@ -346,3 +433,7 @@ class GaussianLikelihood(_Likelihood):
             variance_shape=self.variance_shape,
         )
         return config
+
+
+# Likelihood class -> registered name, for error messages.
+_REGISTERED_NAMES = {LIKELIHOODS.get(name): name for name in LIKELIHOODS.names()}

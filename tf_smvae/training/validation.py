@@ -1,5 +1,7 @@
 """Config validation before any work: one clear error naming the bad field."""
 
+import math
+
 from tf_smvae import data
 from tf_smvae import mcmc
 from tf_smvae import nn
@@ -7,6 +9,7 @@ from tf_smvae.model import likelihoods
 from tf_smvae.model import priors
 from tf_smvae.model import refinement
 from tf_smvae.training import builders
+from tf_smvae.training import distribute
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
@@ -22,6 +25,10 @@ _POSITIVE_INTS = (
     "kernel.num_leapfrog_steps",
     "kernel.num_eval_chains",
     "model.feature_dim",
+    "model.prior_num_components",
+    "train.keep_checkpoints",
+    "eval.kid_num_samples",
+    "eval.kid_num_subsets",
 )
 _OPTIONAL_POSITIVE_INTS = (
     "train.steps_per_epoch",
@@ -30,11 +37,14 @@ _OPTIONAL_POSITIVE_INTS = (
     "eval.num_examples",
     "eval.chunk_size",
     "dataset.image_size",
+    "eval.kid_num_real",
 )
 _NON_NEGATIVE_INTS = (
     "train.checkpoint_every_steps",
     "train.num_sample_images",
     "kernel.mcmc_start_epoch",
+    "seed",
+    "eval.seed",
 )
 _POSITIVE_FLOATS = (
     "train.learning_rate",
@@ -44,6 +54,19 @@ _POSITIVE_FLOATS = (
     "kernel.init_step_size",
     "kernel.entropy_weight",
 )
+_NON_NEGATIVE_FLOATS = ("kernel.entropy_weight_rate",)
+_BOOLS = (
+    "model.residual",
+    "model.learn_likelihood_scale",
+    "model.analytic_kl",
+    "kernel.restart_each_batch",
+    "train.jit_compile",
+)
+_INT_SEQUENCES = ("model.hidden_units",)
+# field -> the values it may take (fields whose values are not registry names).
+_CHOICES = {
+    "train.verbose": (0, 1, 2),
+}
 
 MODEL_CHECKS = Registry("model")
 
@@ -53,6 +76,14 @@ def _get(config, dotted):
     for part in dotted.split("."):
         value = value[part]
     return value
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_keys(config, reference, prefix=""):
@@ -71,20 +102,62 @@ def _check_keys(config, reference, prefix=""):
 def _check_ranges(config):
     for field in _POSITIVE_INTS:
         value = _get(config, field)
-        if not isinstance(value, int) or value < 1:
+        if not _is_int(value) or value < 1:
             raise ConfigError(f"Config field {field!r} must be an integer >= 1, got {value!r}.")
     for field in _OPTIONAL_POSITIVE_INTS:
         value = _get(config, field)
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and (not _is_int(value) or value < 1):
             raise ConfigError(f"Config field {field!r} must be None or >= 1, got {value!r}.")
     for field in _NON_NEGATIVE_INTS:
         value = _get(config, field)
-        if not isinstance(value, int) or value < 0:
+        if not _is_int(value) or value < 0:
             raise ConfigError(f"Config field {field!r} must be an integer >= 0, got {value!r}.")
     for field in _POSITIVE_FLOATS:
         value = _get(config, field)
-        if not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(f"Config field {field!r} must be a number > 0, got {value!r}.")
+        if not _is_number(value) or not value > 0:
+            raise ConfigError(f"Config field {field!r} must be a finite number > 0, got {value!r}.")
+    _check_other_types(config)
+
+
+def _check_other_types(config):
+    """Non-negative numbers, booleans, integer sequences and fixed choices."""
+    for field in _NON_NEGATIVE_FLOATS:
+        value = _get(config, field)
+        if not _is_number(value) or value < 0:
+            raise ConfigError(
+                f"Config field {field!r} must be a finite number >= 0, got {value!r}."
+            )
+    for field in _BOOLS:
+        value = _get(config, field)
+        if not isinstance(value, bool):
+            raise ConfigError(f"Config field {field!r} must be True or False, got {value!r}.")
+    for field in _INT_SEQUENCES:
+        value = _get(config, field)
+        if isinstance(value, (str, bytes)) or not all(
+            _is_int(v) and v >= 1 for v in _as_tuple(value)
+        ):
+            raise ConfigError(
+                f"Config field {field!r} must be a sequence of integers >= 1, got {value!r}."
+            )
+    for field, choices in _CHOICES.items():
+        value = _get(config, field)
+        if value not in choices or isinstance(value, bool):
+            raise ConfigError(
+                f"Config field {field!r} must be one of {', '.join(map(repr, choices))}, "
+                f"got {value!r}."
+            )
+    if not (_is_int(config.eval.kid_subset_size) and config.eval.kid_subset_size >= 2):
+        raise ConfigError(
+            "Config field 'eval.kid_subset_size' must be an integer >= 2, "
+            f"got {config.eval.kid_subset_size!r}."
+        )
+
+
+def _as_tuple(value):
+    try:
+        return tuple(value)
+    except TypeError:
+        return (None,)
 
 
 def _check_names(config):
@@ -108,6 +181,10 @@ def _check_names(config):
             "Config field 'dataset.binarization' must be 'static', 'dynamic' or 'none', "
             f"got {config.dataset.binarization!r}."
         )
+    # Imported here: evaluate_lib imports train_lib, which imports this module.
+    from tf_smvae.training import evaluate_lib
+
+    evaluate_lib.KID_REAL_IMAGES.get(config.eval.kid_real_images, field="eval.kid_real_images")
 
 
 def _check_kernel(config):
@@ -187,3 +264,4 @@ def validate_config(config, reference=None):
     _check_names(config)
     MODEL_CHECKS.get(config.model.name, field="model.name")(config)
     _check_kernel(config)
+    distribute.check_config(config)
