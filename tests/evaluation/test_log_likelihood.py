@@ -93,3 +93,29 @@ def test_rejects_bad_arguments(bad):
     case = LinearGaussianCase(num_points=2)
     with pytest.raises(ValueError, match=next(iter(bad))):
         evaluation.log_likelihood(case.model(), case.x, **bad)
+
+
+def _progress_lines(capsys, monkeypatch, seconds):
+    import importlib
+
+    log_likelihood_lib = importlib.import_module("tf_smvae.evaluation.log_likelihood")
+    monkeypatch.setattr(log_likelihood_lib, "_PROGRESS_SECONDS", seconds)
+    case = LinearGaussianCase(num_points=12)
+    evaluation.log_likelihood(
+        case.model(), case.x, num_samples=10, seed=0, batch_size=4, progress=True
+    )
+    return capsys.readouterr().err
+
+
+def test_progress_in_a_log_file_is_whole_lines_at_most_every_interval(capsys, monkeypatch):
+    # stderr captured by pytest is not a terminal: no carriage returns; with no interval a
+    # line per batch, with a long one only the final line.
+    every = _progress_lines(capsys, monkeypatch, 0.0)
+    assert "\r" not in every
+    lines = every.strip().splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        f"log-likelihood: batch {i}/3" for i in (1, 2, 3)
+    ]
+    assert "12 examples" in lines[-1] and "example-particles/s" in lines[-1]
+    sparse = _progress_lines(capsys, monkeypatch, 3600.0).strip().splitlines()
+    assert len(sparse) == 1 and sparse[0].startswith("log-likelihood: batch 3/3")

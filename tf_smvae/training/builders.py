@@ -9,6 +9,7 @@ from tf_smvae import mcmc
 from tf_smvae.model import hierarchical
 from tf_smvae.model import speed_measure_vae
 from tf_smvae.model import vae as vae_lib
+from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
 __all__ = [
@@ -128,12 +129,48 @@ def _build_hvae(config, image_shape):
     return hierarchical.HierarchicalVAE(**kwargs)
 
 
+def _epoch_steps(config):
+    """Optimizer steps per epoch: `train.steps_per_epoch`, else full training batches."""
+    if config.train.steps_per_epoch:
+        return int(config.train.steps_per_epoch)
+    images, _ = data.load_arrays(
+        config.dataset.name,
+        "train",
+        data_dir=config.dataset.data_dir,
+        image_size=config.dataset.image_size,
+    )
+    num = len(images)
+    if config.dataset.get("num_train_examples"):
+        num = min(num, int(config.dataset.num_train_examples))
+    return max(1, num // int(config.train.batch_size))
+
+
+def _steps_per_execution(config):
+    """The training steps one compiled `fit` call runs (`train.steps_per_execution`).
+
+    The largest divisor of the requested value that also divides the steps per epoch and
+    `train.checkpoint_every_steps`, so that every epoch end and every checkpoint step
+    falls at the end of an execution (Keras calls batch callbacks once per execution).
+
+    Raises:
+      ConfigError: if `train.steps_per_execution` is not an int >= 1.
+    """
+    requested = config.train.get("steps_per_execution", 1)
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise ConfigError(f"train.steps_per_execution must be an int >= 1, got {requested!r}.")
+    every = int(config.train.get("checkpoint_every_steps") or 0)
+    steps = math.gcd(requested, every) if every > 0 else requested
+    return math.gcd(steps, _epoch_steps(config)) if steps > 1 else 1
+
+
 def compile_model(model, config):
     """Compiles with Adam(train.learning_rate), plus Adam(kernel.learning_rate) for the
-    kernel of MCMC-coupled models; XLA as `train.jit_compile` says."""
+    kernel of MCMC-coupled models; XLA as `train.jit_compile` says, and
+    `_steps_per_execution(config)` steps per compiled call."""
     kwargs = dict(
         optimizer=keras.optimizers.Adam(config.train.learning_rate),
         jit_compile=bool(config.train.jit_compile),
+        steps_per_execution=_steps_per_execution(config),
     )
     if _uses_mcmc(config):
         kwargs["kernel_optimizer"] = keras.optimizers.Adam(config.kernel.learning_rate)
