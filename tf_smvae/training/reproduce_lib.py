@@ -230,7 +230,7 @@ _IGNORED_CHANGES = ("train.jit_compile", "train.verbose")
 
 def _check_same_training(stored, resolved, path):
     """Raises ConfigError naming the fields where a stored run's config differs."""
-    changed = files.changed_fields(stored, resolved, _IGNORED_CHANGES)
+    changed = files.changed_fields(stored, resolved, _IGNORED_CHANGES, ignore_added=True)
     if changed:
         details = files.describe_changes(stored, resolved, changed)
         raise ConfigError(

@@ -65,7 +65,7 @@ def _write_config(config, paths):
     resolved = json.loads(config.to_json_best_effort())
     if os.path.exists(paths.config):
         previous = _read_config(paths.config)
-        changed = files.changed_fields(previous, resolved, _RESUMABLE_CHANGES)
+        changed = files.changed_fields(previous, resolved, _RESUMABLE_CHANGES, ignore_added=True)
         if changed:
             details = files.describe_changes(previous, resolved, changed)
             raise ConfigError(

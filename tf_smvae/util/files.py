@@ -61,17 +61,18 @@ def flatten(value, prefix=""):
     return flat
 
 
-def changed_fields(old, new, ignore=()):
+def changed_fields(old, new, ignore=(), ignore_added=False):
     """Returns the sorted dotted keys whose values differ between two nested dicts.
 
     Args:
       old, new: nested dicts (e.g. a stored and a resolved config).
       ignore: dotted keys whose changes do not count.
+      ignore_added: keys only in `new` do not count (a config field added by a newer
+        tf_smvae, absent from a run stored before it existed).
     """
     old, new = flatten(old), flatten(new)
-    return sorted(
-        key for key in set(old) | set(new) if old.get(key) != new.get(key) and key not in ignore
-    )
+    keys = set(old) if ignore_added else set(old) | set(new)
+    return sorted(key for key in keys if old.get(key) != new.get(key) and key not in ignore)
 
 
 def describe_changes(old, new, keys):
