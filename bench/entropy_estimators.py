@@ -159,7 +159,10 @@ def main(argv):
         )
     exact_wins = [row["d"] for row in rows if row["stochastic_over_exact"] > 1.0]
     threshold = max(exact_wins) if exact_wins else 0
-    print(f"exact is the cheaper estimator up to d = {threshold} (auto uses exact for d <= 16)")
+    print(
+        f"exact is the cheaper estimator up to d = {threshold} "
+        f"(auto uses exact for d <= {log_det.AUTO_EXACT_MAX_DIMS})"
+    )
     if f.json:
         print(json.dumps({"exact_max_dims": threshold, "rows": rows}))
 

@@ -20,7 +20,7 @@ Bernoulli log-prob and its gradient w.r.t. z and the decoder weights, XLA-compil
 timed in the same process (a static loop of passes inside one compiled function, so that
 no dispatch overhead is counted). The bound is the number of such passes the algorithm
 needs: K (L + 1) + 2 (MALA: L = 1), plus 2 per Hessian-vector product of the HMC entropy
-estimator. The `exact` estimator (`auto` picks it for d <= 16) forms
+estimator. The `exact` estimator (`auto` picks it for d <= 128) forms
 B = xi C^T Hess U(q_m) C per chain from d HVPs per transition
 (`log_det.potential_hessian`: one `batch_jacobian` of the d-dimensional gradient), so
 HMC with speed-measure adaptation adds 2 d K passes; dual averaging adds none.
@@ -55,6 +55,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 import tf_smvae  # noqa: E402
+from tf_smvae.mcmc import log_det  # noqa: E402
 
 flags.DEFINE_integer("batch_size", 100, "Examples per step.")
 flags.DEFINE_integer("latent_dim", 10, "Latent dimension.")
@@ -189,7 +190,8 @@ def entropy_hessian_vector_products(refinement):
     """Hessian-vector products per training step of the HMC entropy estimator.
 
     Only speed-measure HMC with L > 1 estimates log det(I - B); the `exact` estimator
-    (what `auto` picks for d <= 16) builds B from d HVPs per transition, K transitions.
+    (what `auto` picks for d <= `log_det.AUTO_EXACT_MAX_DIMS`) builds B from d HVPs per
+    transition, K transitions.
     """
     if not (
         refinement.adaptation == "speed_measure"
@@ -199,7 +201,8 @@ def entropy_hessian_vector_products(refinement):
         return 0
     estimator = refinement.entropy_estimator
     if estimator == "auto":
-        estimator = "exact" if refinement.latent_dim <= 16 else "stochastic"
+        small = refinement.latent_dim <= log_det.AUTO_EXACT_MAX_DIMS
+        estimator = "exact" if small else "stochastic"
     if estimator != "exact":
         raise NotImplementedError("The bound here counts the exact estimator's HVPs only.")
     return refinement.latent_dim * refinement.num_steps

@@ -138,3 +138,20 @@ def test_potential_hessian_and_hvp(problem):
     vector = tf.ones([3, NUM_DIMS], tf.float64)
     product = mcmc.hessian_vector_product(log_prob, state, vector)
     np.testing.assert_allclose(product.numpy(), np.ones([3, 5]) @ precision, rtol=1e-12)
+
+
+@pytest.mark.parametrize("num_dims", [4, mcmc.log_det.AUTO_EXACT_MAX_DIMS + 1])
+def test_auto_switches_to_stochastic_above_its_threshold(num_dims):
+    def log_prob(state):
+        return -0.5 * tf.reduce_sum(tf.square(state), -1)
+
+    state = tf.random.stateless_normal([2, num_dims], seed=[0, 1], dtype=tf.float64)
+    expected = "exact" if num_dims <= mcmc.log_det.AUTO_EXACT_MAX_DIMS else "stochastic"
+    outputs = {}
+    for name in ("auto", expected):
+        result = mcmc.LOG_DET_ESTIMATORS.get(name)(log_prob, state, 0.1, None, [3, 4])
+        outputs[name] = result.log_det.numpy()
+    np.testing.assert_array_equal(outputs["auto"], outputs[expected])
+    # With Hess U = I and C = I the exact value is d log(1 - xi).
+    if expected == "exact":
+        np.testing.assert_allclose(outputs["auto"], num_dims * np.log(0.9), rtol=1e-12)
