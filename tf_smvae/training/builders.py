@@ -190,7 +190,9 @@ def build_model(config, image_shape):
     return MODELS.get(config.model.name, field="model.name")(config, tuple(image_shape))
 
 
-def _load_split(config, split, num_examples, shuffle, batch_size, drop_remainder, repeat=False):
+def _load_split(
+    config, split, num_examples, shuffle, batch_size, drop_remainder, repeat=False, **kwargs
+):
     return data.load(
         config.dataset.name,
         split,
@@ -204,6 +206,34 @@ def _load_split(config, split, num_examples, shuffle, batch_size, drop_remainder
         drop_remainder=drop_remainder,
         repeat=repeat,
         image_size=config.dataset.image_size,
+        **kwargs,
+    )
+
+
+def build_train_stream(config, start_step=0):
+    """The training stream from batch `start_step`: batch s is a pure function of (seed, s).
+
+    The same batches as `build_datasets`'s training split, repeated without end, so a
+    resumed run that starts it at its restored optimizer step replays exactly the batches
+    of an uninterrupted run (the data was already checked by `build_datasets`).
+
+    Args:
+      config: a validated config.
+      start_step: the first batch (the model optimizer's step count).
+
+    Returns:
+      An infinite `tf.data.Dataset` of training batches.
+    """
+    return _load_split(
+        config,
+        "train",
+        config.dataset.num_train_examples,
+        shuffle=True,
+        batch_size=config.train.batch_size,
+        drop_remainder=True,
+        repeat=True,
+        validate=False,
+        start_step=start_step,
     )
 
 

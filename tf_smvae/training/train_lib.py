@@ -30,7 +30,6 @@ import numpy as np
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from tf_smvae.data import pipeline as data_pipeline
 from tf_smvae.training import builders
 from tf_smvae.training import callbacks as callbacks_lib
 from tf_smvae.training import checkpoints
@@ -157,36 +156,13 @@ def _steps_per_epoch(config, train):
     return steps
 
 
-def _train_stream(config, start_step):
-    """The training stream from batch `start_step`: batch s is a pure function of (seed, s).
-
-    Mirrors `builders.build_datasets`'s training split (the arrays were validated there).
-    """
-    return data_pipeline.load(
-        config.dataset.name,
-        "train",
-        batch_size=config.train.batch_size,
-        likelihood=config.model.likelihood,
-        binarization=config.dataset.binarization,
-        data_dir=config.dataset.data_dir,
-        shuffle=True,
-        seed=config.seed,
-        num_examples=config.dataset.num_train_examples,
-        drop_remainder=True,
-        repeat=True,
-        image_size=config.dataset.image_size,
-        validate=False,
-        start_step=start_step,
-    )
-
-
 def _fit(model, train, config, completed_epochs, fit_kwargs):
     """Runs the epochs still to do, replaying exactly the batches of an uninterrupted run.
 
     The model optimizer's step counter s is the position in the run: epoch s // S at
     step s % S (S steps per epoch). A checkpoint from mid-epoch first finishes that epoch
     with its remaining steps in one `fit`, then the remaining epochs run in a second.
-    Each `fit` gets the training stream started at the current step (`_train_stream`;
+    Each `fit` gets the training stream started at the current step (`builders.build_train_stream`;
     Keras keeps one iterator over an infinite dataset across the epochs of one `fit`),
     so the resumed run sees the same batches, order and binarization noise, and takes
     as many optimizer steps, as an uninterrupted run.
@@ -209,7 +185,7 @@ def _fit(model, train, config, completed_epochs, fit_kwargs):
     history = None
     if done and epoch < config.train.epochs:
         history = model.fit(
-            _train_stream(config, epoch * steps_per_epoch + done),
+            builders.build_train_stream(config, epoch * steps_per_epoch + done),
             epochs=epoch + 1,
             initial_epoch=epoch,
             steps_per_epoch=steps_per_epoch - done,
@@ -220,7 +196,7 @@ def _fit(model, train, config, completed_epochs, fit_kwargs):
             return history
     if epoch < config.train.epochs:
         history = model.fit(
-            _train_stream(config, epoch * steps_per_epoch),
+            builders.build_train_stream(config, epoch * steps_per_epoch),
             epochs=config.train.epochs,
             initial_epoch=epoch,
             steps_per_epoch=steps_per_epoch,
