@@ -5,8 +5,11 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
+import pytest
 
+from tf_smvae.data import linear_gaussian
 from tf_smvae.training import linear_tables
 from tf_smvae.training import reproduce_linear_lib
 
@@ -71,3 +74,37 @@ def test_a_diverged_seed_is_reported_not_averaged():
     assert entry["diverged_seeds"] == [1]
     assert "1.00 (0.00) [diverged: seed 1]" in linear_tables.format_table5(results)
     assert "DIVERGED" in linear_tables.summary_line("x", dict(diverged, seconds=1.0))
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    # (10,20) quick: 4 + 4 epochs with max_steps_per_execution 2 -> 4 chunks of 2 steps, the
+    # MCMC phase from chunk 2. The first attempt stops after chunk 3 (inside the MCMC
+    # phase); the rerun resumes there and must end where an uninterrupted run ends.
+    configuration = reproduce_linear_lib.QUICK_CONFIGURATIONS["10,20"]
+    settings = reproduce_linear_lib.Settings(max_steps_per_execution=2, verbose=False)
+    data = linear_gaussian.simulate(configuration.latent_dims, seed=0)
+
+    def train(checkpoint_dir=None):
+        return reproduce_linear_lib.train_row(
+            configuration, "gradMALA-D", 0, data, settings, checkpoint_dir=checkpoint_dir
+        )
+
+    full_model, full = train()
+    checkpoint_dir = str(tmp_path / "checkpoints")
+
+    class StopAfterThreeChunks(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == 3:
+                self.model.stop_training = True
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "TerminateOnNaN", StopAfterThreeChunks)
+        with pytest.raises(RuntimeError, match="rerun to resume"):
+            train(checkpoint_dir)
+    resumed_model, resumed = train(checkpoint_dir)
+    assert resumed["resumed_at_epoch"] == 6
+    assert int(resumed_model.optimizer.iterations.numpy()) == 8
+    for name in linear_tables.METRICS:
+        np.testing.assert_allclose(resumed[name], full[name], rtol=1e-5)
+    for mine, theirs in zip(resumed_model.weights, full_model.weights):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)

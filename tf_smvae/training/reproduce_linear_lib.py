@@ -8,6 +8,9 @@ kappa(C^T Sigma_{z|x}^{-1} C) and Delta log p(x) are computed in closed form.
 
 workdir/
   runs/<config>/<row>/seed<k>.json   one finished run (a rerun skips it)
+  checkpoints/<config>/<row>/seed<k>/  the run in progress (every chunk of epochs; a rerun
+                                     resumes it, losing at most one chunk; removed when
+                                     the run's record is written)
   results.json                       {"10,20": {"gradHMC-LT": {"delta_log_px": {"mean", "std"},
                                       "kappa_posterior": ..., "kappa_transformed": ...}}}
   table4.md, table5.md               ours beside the paper's, mean (std) over seeds
@@ -20,6 +23,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -30,6 +34,8 @@ import tensorflow as tf
 from tf_smvae import evaluation
 from tf_smvae.data import linear_gaussian
 from tf_smvae.model import linear_gaussian as model_lib
+from tf_smvae.training import callbacks as callbacks_lib
+from tf_smvae.training import checkpoints
 from tf_smvae.training import linear_tables
 from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
@@ -138,7 +144,7 @@ def _build(configuration, row, seed, image_shape, settings, steps_per_epoch):
     return model
 
 
-def train_row(configuration, row, seed, data, settings, label=""):
+def train_row(configuration, row, seed, data, settings, label="", checkpoint_dir=None):
     """Trains one row for one seed and returns its numbers.
 
     Args:
@@ -148,10 +154,18 @@ def train_row(configuration, row, seed, data, settings, label=""):
       data: the `LinearGaussianData` to fit.
       settings: `Settings`.
       label: prefix of the progress lines.
+      checkpoint_dir: optional directory; the run is checkpointed there after every chunk
+        of `steps_per_execution` epochs and resumed from it (model, both optimizers, the
+        seed counter and the MCMC phase, so the resumed run continues the same random
+        stream).
 
     Returns:
       `(model, record)`, the record a JSON-ready dict with the three metrics, the seconds
-      spent and the seconds per epoch of each phase.
+      spent and the seconds per epoch of each phase (`resumed_at_epoch` when it resumed).
+
+    Raises:
+      RuntimeError: if training stopped before its last epoch without diverging (e.g. a
+        callback stopped it); its checkpoint is kept for a rerun.
     """
     total = configuration.pretrain_epochs + configuration.mcmc_epochs
     steps = math.gcd(
@@ -161,6 +175,12 @@ def train_row(configuration, row, seed, data, settings, label=""):
     model = _build(configuration, row, seed, data.image_shape, settings, steps)
     dataset = tf.data.Dataset.from_tensors(data.x).repeat()
     callbacks = [keras.callbacks.TerminateOnNaN()]
+    initial_epoch = 0
+    if checkpoint_dir:
+        checkpoint = checkpoints.TrainingCheckpoint(model, checkpoint_dir, max_to_keep=1)
+        if checkpoint.restore():
+            initial_epoch = int(checkpoint.completed_epochs.numpy())
+        callbacks.append(callbacks_lib.CheckpointCallback(checkpoint))
     if settings.verbose:
         callbacks.append(_Progress(label, steps, total))
     timer = _PhaseTimer(configuration.pretrain_epochs // steps)
@@ -168,14 +188,21 @@ def train_row(configuration, row, seed, data, settings, label=""):
     model.fit(
         dataset,
         epochs=total // steps,
+        initial_epoch=initial_epoch,
         steps_per_epoch=steps,
         verbose=0,
         shuffle=False,
         callbacks=[*callbacks, timer],
     )
     seconds = time.time() - start
+    metrics = _metrics_or_divergence(model, data)
+    if int(model.optimizer.iterations.numpy()) < total and not metrics["diverged"]:
+        raise RuntimeError(
+            f"{label or row}: training stopped at step {int(model.optimizer.iterations.numpy())}"
+            f" of {total}; rerun to resume from {checkpoint_dir!r}."
+        )
     record = dict(
-        _metrics_or_divergence(model, data),
+        metrics,
         seconds=seconds,
         seconds_per_epoch=timer.seconds_per_epoch(steps),
         row=row,
@@ -186,6 +213,8 @@ def train_row(configuration, row, seed, data, settings, label=""):
         num_mcmc_steps=configuration.num_mcmc_steps,
         num_leapfrog_steps=settings.num_leapfrog_steps,
     )
+    if initial_epoch:
+        record["resumed_at_epoch"] = initial_epoch * steps
     return model, record
 
 
@@ -235,6 +264,10 @@ def _record_path(workdir, name, row, seed):
     return os.path.join(workdir, "runs", name.replace(",", "_"), row, f"seed{seed}.json")
 
 
+def _checkpoint_dir(workdir, name, row, seed):
+    return os.path.join(workdir, "checkpoints", name.replace(",", "_"), row, f"seed{seed}")
+
+
 def _check(names, known, field):
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -276,8 +309,12 @@ def run(workdir, configurations=None, rows=None, seeds=(0, 1, 2), settings=None,
                     with open(path, encoding="utf-8") as stream:
                         record = json.load(stream)
                 else:
-                    _, record = train_row(configuration, row, seed, data, settings, label)
+                    run_checkpoints = _checkpoint_dir(workdir, name, row, seed)
+                    _, record = train_row(
+                        configuration, row, seed, data, settings, label, run_checkpoints
+                    )
                     files.write_json(path, record)
+                    shutil.rmtree(run_checkpoints, ignore_errors=True)
                 if settings.verbose:
                     print(linear_tables.summary_line(label, record), file=sys.stderr, flush=True)
                 records.setdefault(name, {}).setdefault(row, []).append(record)
