@@ -5,8 +5,11 @@ r"""Reproduces Table 3 (augmentation with per-class VAEs) on a two-class image f
       --epochs_scale=0.05
     python bin/reproduce_table3.py --data_dir=... --workdir=/tmp/t3 --quick --seeds=0 \
       --rows=VAE --num_synthetic=10
+    python bin/reproduce_table3.py --data_dir=data/fmnist_shirt_vs_top --workdir=runs/table3 \
+      --feature_extractor=runs/extractor/extractor.keras   # adds the per-class KID columns
 
-Writes table3.md, results.json (keys "<row>/N=<n>" and "No augmentation") and sample grids;
+Writes table3.md, results.json (keys "<row>/N=<n>", "No augmentation", and with
+--feature_extractor "<row>/KID/<class>") and sample grids;
 finished runs are kept under the workdir and a rerun of the same command only trains what
 is missing. The per-class VAEs come from configs/table3_augmentation.py.
 """
@@ -18,6 +21,7 @@ from absl import flags
 from configs import base
 from configs import table3_augmentation
 from tf_smvae.training import augment_classifier
+from tf_smvae.training import augment_kid
 from tf_smvae.training import augment_lib
 from tf_smvae.training import train_lib
 
@@ -36,6 +40,15 @@ flags.DEFINE_integer("classifier_epochs", 100, "Most classifier epochs (early st
 flags.DEFINE_integer("patience", 10, "Early-stopping patience of the classifier.")
 flags.DEFINE_bool("jit_compile", True, "XLA-compile the training steps.")
 flags.DEFINE_bool("quick", False, "2 VAE epochs, 3 classifier epochs (smoke test).")
+flags.DEFINE_string(
+    "feature_extractor",
+    None,
+    "KID columns: a .keras classifier (bin/train_feature_extractor.py) or 'inception'.",
+)
+flags.DEFINE_string("inception_weights", None, "InceptionV3 notop weights (.h5) for 'inception'.")
+flags.DEFINE_integer("kid_num_samples", 1000, "Prior samples per class VAE for KID.")
+flags.DEFINE_integer("kid_subsets", 100, "KID subsets.")
+flags.DEFINE_integer("kid_subset_size", 1000, "Images per KID subset (clamped).")
 
 
 def _ints(values, flag):
@@ -66,6 +79,13 @@ def main(argv):
         jit_compile=f.jit_compile,
         quick=f.quick,
         classifier=classifier,
+        kid=augment_kid.KIDSettings(
+            feature_extractor=f.feature_extractor,
+            inception_weights=f.inception_weights,
+            num_samples=f.kid_num_samples,
+            num_subsets=f.kid_subsets,
+            subset_size=f.kid_subset_size,
+        ),
     )
     row_configs = {
         row: table3_augmentation.get_config(variant)

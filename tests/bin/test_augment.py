@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,6 +16,7 @@ from configs import table3_augmentation
 from tf_smvae import data
 from tf_smvae.training import augment_classifier
 from tf_smvae.training import augment_images
+from tf_smvae.training import augment_kid
 from tf_smvae.training import augment_lib
 from tf_smvae.training import train_lib
 from tf_smvae.util import images as images_lib
@@ -268,3 +270,55 @@ def test_imbalanced_fashion_mnist_folder(tmp_path):
         augment_images.make_imbalanced_folder(out)
     with pytest.raises(ConfigError, match="different labels"):
         augment_images.make_imbalanced_folder(str(tmp_path / "x"), majority_class=6)
+
+
+def _tiny_extractor(path):
+    """An (untrained, seeded) 8x8 classifier whose "features" layer KID reads."""
+    init = keras.initializers.GlorotUniform(seed=3)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="tanh", kernel_initializer=init, name="features"),
+            keras.layers.Dense(2, kernel_initializer=init),
+        ]
+    )
+    model.save(path)
+    return path
+
+
+def test_kid_columns_score_each_class_vae_against_its_test_images(study, tmp_path):
+    folder, workdir, _ = study  # its trained VAE and finished runs are reused
+    kid = augment_kid.KIDSettings(
+        feature_extractor=_tiny_extractor(str(tmp_path / "extractor.keras")),
+        num_samples=20,
+        num_subsets=5,
+        subset_size=4,
+    )
+    settings = augment_lib.Settings(
+        num_synthetic=(10,),
+        rows=(ROW,),
+        seeds=(0,),
+        vae_classes="minority",
+        name="tiny",
+        quick=True,
+        jit_compile=False,
+        verbose=False,
+        kid=kid,
+    )
+    configs = {ROW: table3_augmentation.get_config("gradhmc")}
+    results = augment_lib.run(folder, workdir, configs, settings, base.get_config())
+    entry = results["tiny"][augment_kid.kid_key(ROW, MINORITY)]["kid"]
+    assert entry["seeds"] == 1 and np.isfinite(entry["mean"])
+    # The same number as scoring the restored VAE directly.
+    _, model = train_lib.restore_model(os.path.join(workdir, "vaes", ROW, "seed0", MINORITY))
+    x_test, y_test = data.load_arrays("image_folder", "test", data_dir=folder)
+    minority = x_test[y_test == 1]
+    direct = augment_kid.class_kid(model, minority, augment_kid.load_extractor(kid), kid, seed=0)
+    np.testing.assert_allclose(entry["mean"], direct["kid"], rtol=1e-6)
+    with open(os.path.join(workdir, "table3.md")) as stream:
+        table = stream.read()
+    assert f"KID {MINORITY}" in table
+    bad = dataclasses.replace(kid, feature_extractor=str(tmp_path / "missing.keras"))
+    with pytest.raises(ConfigError, match="missing.keras"):
+        augment_lib.run(folder, workdir, configs, dataclasses.replace(settings, kid=bad))

@@ -46,6 +46,7 @@ from tf_smvae import data
 from tf_smvae.evaluation import augmentation
 from tf_smvae.training import augment_classifier
 from tf_smvae.training import augment_images
+from tf_smvae.training import augment_kid
 from tf_smvae.training import reports
 from tf_smvae.training import train_lib
 from tf_smvae.util import files
@@ -105,6 +106,8 @@ class Settings:
       jit_compile: XLA for the VAEs' and the classifier's training steps.
       quick: 2 VAE epochs (1 + 1), at most 3 classifier epochs: a smoke run for tests.
       classifier: `ClassifierSettings`.
+      kid: `augment_kid.KIDSettings`; with a feature extractor, the per-class KID of every
+        class VAE against the class's test images (the KID columns of Table 3).
       verbose: print progress lines to stderr.
     """
 
@@ -120,6 +123,7 @@ class Settings:
     jit_compile: bool = True
     quick: bool = False
     classifier: augment_classifier.ClassifierSettings = augment_classifier.ClassifierSettings()
+    kid: augment_kid.KIDSettings = augment_kid.KIDSettings()
     verbose: bool = True
 
 
@@ -145,6 +149,7 @@ def _check_settings(settings, row_configs):
         )
     if not settings.epochs_scale > 0:
         raise ConfigError(f"epochs_scale must be > 0, got {settings.epochs_scale}.")
+    augment_kid.check(settings.kid)
 
 
 def _class_names(data_dir, num_classes):
@@ -324,8 +329,7 @@ def _synthetic(study, workdir, row, seed, row_configs, reference_config, setting
         images = augment_images.read_images(folder, channels)
         if len(images) >= count:
             return images[:count]
-    labels = range(len(study.class_names)) if settings.vae_classes == "all" else ()
-    for label in labels:
+    for label in _vae_labels(study, settings):
         if label != study.positive:
             model = _vae(study, workdir, row, seed, label, row_configs, reference_config, settings)
             grid = augment_images.sample_images(model, _GRID_SIZE, seed=seed)
@@ -419,6 +423,34 @@ def _row_records(study, workdir, row, row_configs, reference_config, settings):
     return records
 
 
+def _vae_labels(study, settings):
+    return range(len(study.class_names)) if settings.vae_classes == "all" else [study.positive]
+
+
+def _kid_entries(study, workdir, row, train_args, extractor):
+    """{kid_key(row, class): {"kid": mean_std}} over seeds, computing what is missing.
+
+    `train_args` = (row_configs, reference_config, settings), as `_vae` takes them.
+    """
+    settings = train_args[-1]
+    entries = {}
+    for label in _vae_labels(study, settings):
+        name = study.class_names[label]
+        real = study.test[0][study.test[1] == label]
+        values = []
+        for seed in settings.seeds:
+            path = augment_kid.record_path(workdir, row, seed, name)
+            record = _finished(path)
+            if record is None:
+                model = _vae(study, workdir, row, seed, label, *train_args)
+                record = augment_kid.class_kid(model, real, extractor(), settings.kid, seed)
+                reports.write_json(path, dict(record, row=row, seed=seed, class_name=name))
+                _log(settings, f"{row} seed {seed}: KID on {name!r} {record['kid']:.4g}")
+            values.append(record["kid"])
+        entries[augment_kid.kid_key(row, name)] = {"kid": reports.mean_std(values)}
+    return entries
+
+
 def _aggregate(records):
     return {metric: reports.mean_std([r[metric] for r in records]) for metric in METRICS}
 
@@ -430,6 +462,18 @@ def _quick(settings):
         patience=min(settings.classifier.patience, 2),
     )
     return dataclasses.replace(settings, classifier=classifier)
+
+
+def _lazy(make):
+    """A function returning `make()`, called once on first use."""
+    cache = []
+
+    def get():
+        if not cache:
+            cache.append(make())
+        return cache[0]
+
+    return get
 
 
 def run(data_dir, workdir, row_configs, settings=None, reference_config=None):
@@ -462,10 +506,14 @@ def run(data_dir, workdir, row_configs, settings=None, reference_config=None):
     for label, name in enumerate(study.class_names):
         _grid(workdir, f"real_{name}", study.train[0][study.train[1] == label])
     entries = {}
+    extractor = _lazy(lambda: augment_kid.load_extractor(settings.kid))
+    train_args = (row_configs, reference_config, settings)
     for row in settings.rows:
         by_n = _row_records(study, workdir, row, row_configs, reference_config, settings)
         for n, records in by_n.items():
             entries[result_key(row, n)] = _aggregate(records)
+        if settings.kid.feature_extractor:
+            entries.update(_kid_entries(study, workdir, row, train_args, extractor))
     entries[NO_AUGMENTATION] = _aggregate(_baseline_records(study, workdir, settings))
     results = {study.name: entries}
     reports.write_json(os.path.join(workdir, "results.json"), results)
@@ -484,17 +532,27 @@ def format_table3(results, positive_class=None):
     Returns:
       The markdown text.
     """
-    header = ["model", "synthetic N", "BAcc", "TPR", "TNR", "paper BAcc", "paper TPR", "paper TNR"]
     text = []
     for name, entries in results.items():
+        kid_classes = sorted({key.split("/KID/")[1] for key in entries if "/KID/" in key})
+        header = ["model", "synthetic N", *(f"KID {c}" for c in kid_classes), "BAcc", "TPR"]
+        header += ["TNR", "paper BAcc", "paper TPR", "paper TNR"]
         rows = []
         for key, entry in entries.items():
+            if "/KID/" in key:
+                continue
             row, _, n = key.partition("/N=")
             paper = PAPER_TABLE3.get(row, ("-",) * 3)
             if n and int(n) != PAPER_NUM_SYNTHETIC:
                 paper = ("-",) * 3
+            kids = [
+                reports.cell(entries[augment_kid.kid_key(row, c)]["kid"], digits=4)
+                if augment_kid.kid_key(row, c) in entries
+                else "-"
+                for c in kid_classes
+            ]
             cells = [reports.cell(entry[m], digits=3) for m in METRICS]
-            rows.append([row, n or "0", *cells, *paper])
+            rows.append([row, n or "0", *kids, *cells, *paper])
         title = f"Table 3: augmentation on {name} (mean (std) over seeds)"
         text.append(reports.markdown_table(title, header, rows))
     notes = [
@@ -503,7 +561,9 @@ def format_table3(results, positive_class=None):
         + (f" ({positive_class!r})" if positive_class else "")
         + "; BAcc = (TPR + TNR) / 2 on the folder's test split. Early stopping uses a "
         "validation split of the training images, never the test split. The paper's numbers "
-        f"are on ADNI with N = {PAPER_NUM_SYNTHETIC} (its best N); its KID columns are not "
-        "computed here.",
+        f"are on ADNI with N = {PAPER_NUM_SYNTHETIC} (its best N). KID (when a feature "
+        "extractor was given): unbiased MMD^2 of each class VAE's prior samples against the "
+        "class's test images, per row (the same for every N); the paper's ADNI KIDs use "
+        "another extractor and scale, so only the order of the rows compares.",
     ]
     return "\n".join(text) + "\n".join(notes) + "\n"

@@ -1,0 +1,112 @@
+"""Per-class KID of the augmentation study's VAEs (the KID columns of paper Table 3).
+
+For each row, seed and class that has a VAE, `KIDSettings.num_samples` prior samples of that
+class's VAE (likelihood means, like the synthetic images) are compared with the class's
+images of the folder's test split, in the feature space of a chosen extractor (a `.keras`
+classifier, e.g. from `bin/train_feature_extractor.py`, or InceptionV3 from a local
+weights file). Records: `runs/<row>/seed<k>/kid_<class>.json`; results.json keys
+`"<row>/KID/<class>"` with `{"kid": {"mean", "std", "seeds"}}`.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from tf_smvae.evaluation import features
+from tf_smvae.evaluation import sample_quality
+from tf_smvae.util.errors import ConfigError
+
+__all__ = ["KIDSettings", "check", "class_kid", "kid_key", "record_path"]
+
+
+@dataclasses.dataclass(frozen=True)
+class KIDSettings:
+    """How the per-class KID is computed (no extractor: no KID columns).
+
+    Attributes:
+      feature_extractor: None, a `.keras` classifier file, or "inception".
+      inception_weights: the notop InceptionV3 weights file for "inception".
+      num_samples: prior samples per class VAE.
+      num_subsets: KID subsets.
+      subset_size: rows per subset (clamped to the smaller of the two sets).
+    """
+
+    feature_extractor: str = None
+    inception_weights: str = None
+    num_samples: int = 1000
+    num_subsets: int = 100
+    subset_size: int = 1000
+
+
+def kid_key(row, class_name):
+    """The results.json key of one row's KID on one class, e.g. "VAE-gradHMC/KID/shirt"."""
+    return f"{row}/KID/{class_name}"
+
+
+def record_path(workdir, row, seed, class_name):
+    """Where one (row, seed, class) KID record is stored."""
+    return os.path.join(workdir, "runs", row, f"seed{seed}", f"kid_{class_name}.json")
+
+
+def check(settings):
+    """Raises ConfigError for an extractor that cannot be loaded or bad counts.
+
+    Args:
+      settings: `KIDSettings`.
+    """
+    spec = settings.feature_extractor
+    if spec is None:
+        return
+    if spec == "inception":
+        weights = settings.inception_weights
+        if not (weights and os.path.isfile(weights)):
+            raise ConfigError(
+                f"feature_extractor 'inception' needs inception_weights=FILE, got {weights!r}."
+            )
+    elif not os.path.isfile(spec):
+        raise ConfigError(f"feature_extractor {spec!r} is neither 'inception' nor a file.")
+    if settings.num_samples < 2 or settings.num_subsets < 1 or settings.subset_size < 2:
+        raise ConfigError(
+            "KID needs num_samples >= 2, num_subsets >= 1 and subset_size >= 2; got "
+            f"{settings.num_samples}, {settings.num_subsets}, {settings.subset_size}."
+        )
+
+
+def load_extractor(settings):
+    """The feature extractor named by `settings` (see `features.load_extractor`)."""
+    return features.load_extractor(
+        settings.feature_extractor, inception_weights=settings.inception_weights
+    )
+
+
+def class_kid(model, real_images, extractor, settings, seed):
+    """KID of one class VAE's prior samples against that class's real images.
+
+    Args:
+      model: a trained VAE of the class.
+      real_images: uint8 [N, H, W, C] test images of the class.
+      extractor: a feature extractor (`load_extractor`).
+      settings: `KIDSettings`.
+      seed: int seed of the samples and the subsets.
+
+    Returns:
+      A JSON-ready record: kid (unbiased MMD^2, mean over subsets), kid_std_subsets,
+      num_real, num_fake, subset_size.
+    """
+    result = sample_quality.sample_kid(
+        model,
+        np.asarray(real_images, np.float32) / 255.0,
+        extractor,
+        num_samples=settings.num_samples,
+        seed=seed,
+        num_subsets=settings.num_subsets,
+        subset_size=settings.subset_size,
+    )
+    return {
+        "kid": float(result["kid_mean"]),
+        "kid_std_subsets": float(result["kid_std"]),
+        "num_real": int(result["num_real"]),
+        "num_fake": int(result["num_fake"]),
+        "subset_size": int(result["subset_size"]),
+    }
