@@ -15,10 +15,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
 __all__ = [
     "NAMED_EXTRACTORS",
+    "check_extractor_spec",
     "inception_extractor",
     "keras_model_extractor",
     "load_extractor",
@@ -230,6 +232,32 @@ def _keras_file_extractor(path, batch_size):
         layer_name = _DEFAULT_FEATURE_LAYER
     extract = keras_model_extractor(model, layer_name, batch_size=batch_size)
     return _checked_shape(extract, tuple(int(s) for s in model.input_shape[1:]), path)
+
+
+def check_extractor_spec(spec, inception_weights=None, flag="--feature_extractor"):
+    """Checks, before any work, that `load_extractor(spec, ...)` has its files.
+
+    Args:
+      spec: "inception" or the path of a `.keras` extractor.
+      inception_weights: the weights file "inception" needs.
+      flag: the flag or field named in the message.
+
+    Raises:
+      ConfigError: naming `flag` for a missing spec, a missing file, or "inception"
+        without an existing weights file.
+    """
+    if not spec:
+        raise ConfigError(
+            f"KID needs {flag} (a .keras model file, e.g. from bin/train_feature_extractor.py, "
+            "or 'inception' with --inception_weights=FILE)."
+        )
+    if spec == "inception":
+        if not (inception_weights and os.path.isfile(inception_weights)):
+            raise ConfigError(
+                f"{flag}=inception needs --inception_weights=FILE, got {inception_weights!r}."
+            )
+    elif not os.path.isfile(spec):
+        raise ConfigError(f"{flag} {spec!r} is neither 'inception' nor a file.")
 
 
 def load_extractor(spec, *, inception_weights=None, batch_size=256, inception_input_size=299):

@@ -12,6 +12,7 @@ from tf_smvae.evaluation.kid import kid
 from tf_smvae.util import seeds
 
 __all__ = [
+    "kid_record",
     "sample_images",
     "sample_kid",
 ]
@@ -141,4 +142,20 @@ def sample_kid(
         "subset_size": used_size,
         "requested_subset_size": int(subset_size),
         "num_subsets": int(num_subsets),
+    }
+
+
+def kid_record(result):
+    """The JSON-ready summary of a `sample_kid` result that the reproduction records keep.
+
+    Returns:
+      dict: kid (unbiased MMD^2, mean over subsets), kid_std_subsets, num_real, num_fake,
+      subset_size (the one used).
+    """
+    return {
+        "kid": float(result["kid_mean"]),
+        "kid_std_subsets": float(result["kid_std"]),
+        "num_real": int(result["num_real"]),
+        "num_fake": int(result["num_fake"]),
+        "subset_size": int(result["subset_size"]),
     }

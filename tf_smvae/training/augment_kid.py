@@ -55,17 +55,11 @@ def check(settings):
     Args:
       settings: `KIDSettings`.
     """
-    spec = settings.feature_extractor
-    if spec is None:
+    if settings.feature_extractor is None:
         return
-    if spec == "inception":
-        weights = settings.inception_weights
-        if not (weights and os.path.isfile(weights)):
-            raise ConfigError(
-                f"feature_extractor 'inception' needs inception_weights=FILE, got {weights!r}."
-            )
-    elif not os.path.isfile(spec):
-        raise ConfigError(f"feature_extractor {spec!r} is neither 'inception' nor a file.")
+    features.check_extractor_spec(
+        settings.feature_extractor, settings.inception_weights, flag="feature_extractor"
+    )
     if settings.num_samples < 2 or settings.num_subsets < 1 or settings.subset_size < 2:
         raise ConfigError(
             "KID needs num_samples >= 2, num_subsets >= 1 and subset_size >= 2; got "
@@ -103,10 +97,4 @@ def class_kid(model, real_images, extractor, settings, seed):
         num_subsets=settings.num_subsets,
         subset_size=settings.subset_size,
     )
-    return {
-        "kid": float(result["kid_mean"]),
-        "kid_std_subsets": float(result["kid_std"]),
-        "num_real": int(result["num_real"]),
-        "num_fake": int(result["num_fake"]),
-        "subset_size": int(result["subset_size"]),
-    }
+    return sample_quality.kid_record(result)

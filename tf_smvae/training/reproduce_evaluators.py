@@ -6,12 +6,12 @@
 result depends on (`eval_settings`) and scores one model (`evaluate`).
 """
 
-import os
-
 import numpy as np
 
 from tf_smvae import data
 from tf_smvae import evaluation
+from tf_smvae.evaluation import features
+from tf_smvae.evaluation import sample_quality
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
@@ -108,18 +108,9 @@ class _KID:
 
     def check(self):
         """Raises ConfigError for missing or bad KID flags, before any training."""
-        spec, weights = self.settings.feature_extractor, self.settings.inception_weights
-        if not spec:
-            raise ConfigError(
-                "KID needs --feature_extractor (a .keras model file, e.g. from "
-                "bin/train_feature_extractor.py, or 'inception' with --inception_weights=FILE)."
-            )
-        if spec == "inception" and not (weights and os.path.isfile(weights)):
-            raise ConfigError(
-                f"--feature_extractor=inception needs --inception_weights=FILE, got {weights!r}."
-            )
-        if spec != "inception" and not os.path.isfile(spec):
-            raise ConfigError(f"--feature_extractor {spec!r} is neither 'inception' nor a file.")
+        features.check_extractor_spec(
+            self.settings.feature_extractor, self.settings.inception_weights
+        )
         if self.eval_settings()["num_samples"] < 2:
             raise ConfigError(
                 f"--num_samples must be >= 2 for KID, got {self.settings.num_samples}."
@@ -127,8 +118,7 @@ class _KID:
 
     def _feature_extractor(self):
         if self._extractor is None:
-            load_extractor, _ = _kid_functions()
-            self._extractor = load_extractor(
+            self._extractor = features.load_extractor(
                 self.settings.feature_extractor, inception_weights=self.settings.inception_weights
             )
         return self._extractor
@@ -142,9 +132,8 @@ class _KID:
 
     def evaluate(self, model, config, seed):
         extractor = self._feature_extractor()
-        _, sample_kid = _kid_functions()
         settings = self.eval_settings()
-        result = sample_kid(
+        result = sample_quality.sample_kid(
             model,
             self._real_images(config),
             extractor,
@@ -153,17 +142,4 @@ class _KID:
             num_subsets=settings["num_subsets"],
             subset_size=settings["subset_size"],
         )
-        return {
-            "kid": float(result["kid_mean"]),
-            "kid_std_subsets": float(result["kid_std"]),
-            "num_real": int(result["num_real"]),
-            "num_fake": int(result["num_fake"]),
-        }
-
-
-def _kid_functions():
-    """`(features.load_extractor, sample_quality.sample_kid)`, imported on first use."""
-    from tf_smvae.evaluation import features
-    from tf_smvae.evaluation import sample_quality
-
-    return features.load_extractor, sample_quality.sample_kid
+        return sample_quality.kid_record(result)
