@@ -72,6 +72,21 @@ def study(tmp_path_factory):
     return folder, workdir, out
 
 
+def _study_settings(**overrides):
+    """The `study` fixture's settings, as the library takes them."""
+    settings = augment_lib.Settings(
+        num_synthetic=(10,),
+        rows=(ROW,),
+        seeds=(0,),
+        vae_classes="minority",
+        name="tiny",
+        quick=True,
+        jit_compile=False,
+        verbose=False,
+    )
+    return dataclasses.replace(settings, **overrides)
+
+
 def test_quick_study_writes_table_results_and_grids(study):
     _, workdir, out = study
     assert "table3.md" in out
@@ -160,16 +175,7 @@ def test_rerun_trains_nothing(study, monkeypatch):
 
     monkeypatch.setattr(augment_classifier, "train_classifier", refuse)
     monkeypatch.setattr(train_lib, "run", refuse)
-    settings = augment_lib.Settings(
-        num_synthetic=(10,),
-        rows=(ROW,),
-        seeds=(0,),
-        vae_classes="minority",
-        name="tiny",
-        quick=True,
-        jit_compile=False,
-        verbose=False,
-    )
+    settings = _study_settings()
     configs = {ROW: table3_augmentation.get_config("gradhmc")}
     results = augment_lib.run(folder, workdir, configs, settings, base.get_config())
     with open(os.path.join(workdir, "results.json")) as stream:
@@ -295,17 +301,7 @@ def test_kid_columns_score_each_class_vae_against_its_test_images(study, tmp_pat
         num_subsets=5,
         subset_size=4,
     )
-    settings = augment_lib.Settings(
-        num_synthetic=(10,),
-        rows=(ROW,),
-        seeds=(0,),
-        vae_classes="minority",
-        name="tiny",
-        quick=True,
-        jit_compile=False,
-        verbose=False,
-        kid=kid,
-    )
+    settings = _study_settings(kid=kid)
     configs = {ROW: table3_augmentation.get_config("gradhmc")}
     results = augment_lib.run(folder, workdir, configs, settings, base.get_config())
     entry = results["tiny"][augment_kid.kid_key(ROW, MINORITY)]["kid"]

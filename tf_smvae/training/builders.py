@@ -145,8 +145,11 @@ def _epoch_steps(config):
     return max(1, num // int(config.train.batch_size))
 
 
-def _steps_per_execution(config):
+def _steps_per_execution(config, steps_per_epoch=None):
     """The training steps one compiled `fit` call runs (`train.steps_per_execution`).
+
+    `steps_per_epoch` is the caller's count when it has the training set (None: counted
+    from the training arrays, read again).
 
     The largest divisor of the requested value that also divides the steps per epoch and
     `train.checkpoint_every_steps`, so that every epoch end and every checkpoint step
@@ -160,17 +163,19 @@ def _steps_per_execution(config):
         raise ConfigError(f"train.steps_per_execution must be an int >= 1, got {requested!r}.")
     every = int(config.train.get("checkpoint_every_steps") or 0)
     steps = math.gcd(requested, every) if every > 0 else requested
-    return math.gcd(steps, _epoch_steps(config)) if steps > 1 else 1
+    if steps <= 1:
+        return 1
+    return math.gcd(steps, steps_per_epoch or _epoch_steps(config))
 
 
-def compile_model(model, config):
+def compile_model(model, config, steps_per_epoch=None):
     """Compiles with Adam(train.learning_rate), plus Adam(kernel.learning_rate) for the
     kernel of MCMC-coupled models; XLA as `train.jit_compile` says, and
-    `_steps_per_execution(config)` steps per compiled call."""
+    `_steps_per_execution(config, steps_per_epoch)` steps per compiled call."""
     kwargs = dict(
         optimizer=keras.optimizers.Adam(config.train.learning_rate),
         jit_compile=bool(config.train.jit_compile),
-        steps_per_execution=_steps_per_execution(config),
+        steps_per_execution=_steps_per_execution(config, steps_per_epoch),
     )
     if _uses_mcmc(config):
         kwargs["kernel_optimizer"] = keras.optimizers.Adam(config.kernel.learning_rate)

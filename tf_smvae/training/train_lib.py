@@ -156,7 +156,7 @@ def _steps_per_epoch(config, train):
     return steps
 
 
-def _fit(model, train, config, completed_epochs, fit_kwargs):
+def _fit(model, config, steps_per_epoch, fit_kwargs):
     """Runs the epochs still to do, replaying exactly the batches of an uninterrupted run.
 
     The model optimizer's step counter s is the position in the run: epoch s // S at
@@ -169,18 +169,13 @@ def _fit(model, train, config, completed_epochs, fit_kwargs):
 
     Args:
       model: the compiled (and possibly restored) model.
-      train: the training split from `builders.build_datasets` (its length sets S when
-        `train.steps_per_epoch` is unset).
       config: the run's config.
-      completed_epochs: the checkpoint's epoch counter (agrees with s // S; the step is
-        what positions the run).
+      steps_per_epoch: S (`_steps_per_epoch`).
       fit_kwargs: further `fit` arguments.
 
     Returns:
       The last `fit`'s history, or None when nothing was left to do.
     """
-    del completed_epochs  # The optimizer step says where the run stands.
-    steps_per_epoch = _steps_per_epoch(config, train)
     epoch, done = divmod(int(model.optimizer.iterations.numpy()), steps_per_epoch)
     history = None
     if done and epoch < config.train.epochs:
@@ -236,13 +231,14 @@ def run(config, workdir, reference_config=None):
     # The data is read and checked before anything is written to the workdir. The global
     # batch is train.batch_size; Keras fit splits it over the replicas.
     train, test, image_shape = builders.build_datasets(config)
+    steps_per_epoch = _steps_per_epoch(config, train)
     paths = RunPaths(workdir)
     os.makedirs(workdir, exist_ok=True)
     _write_config(config, paths)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = builders.build_model(config, image_shape)
-        builders.compile_model(model, config)
+        builders.compile_model(model, config, steps_per_epoch)
         checkpoint = checkpoints.TrainingCheckpoint(
             model, paths.checkpoints, max_to_keep=config.train.keep_checkpoints
         )
@@ -255,7 +251,7 @@ def run(config, workdir, reference_config=None):
         callbacks=_callbacks(config, paths, model, checkpoint, test),
         verbose=config.train.verbose,
     )
-    history = _fit(model, train, config, int(checkpoint.completed_epochs.numpy()), fit_kwargs)
+    history = _fit(model, config, steps_per_epoch, fit_kwargs)
     _check_finite(history, paths)
     model.save(paths.model)
     _report(paths)
