@@ -211,3 +211,37 @@ def test_single_chain_state_and_kernel_properties(gaussian10):
     assert next_state.shape == (10,) and results.log_accept_ratio.shape == ()
     with pytest.raises(ValueError, match="num_leapfrog_steps"):
         mcmc.PreconditionedHMC(gaussian10.log_prob, 0.5, None, num_leapfrog_steps=0)
+
+
+@pytest.mark.parametrize("state_shape", [(5,), (4, 5), (2, 3, 5)])
+def test_shared_tril_products_match_dense_numpy(state_shape):
+    # One [d, d] C for all chains goes through matmul / one triangular solve; the per-chain
+    # [..., d, d] path and numpy must give the same C x, C^T x and C^{-T} x, and the
+    # gradient with respect to C must match the per-chain path's (summed over chains).
+    rng = np.random.default_rng(0)
+    d = state_shape[-1]
+    tril = np.tril(rng.normal(size=(d, d))) + 3.0 * np.eye(d)
+    x = rng.normal(size=state_shape)
+    shared = tf.constant(tril)
+    expected = {
+        "matvec": x @ tril.T,
+        "matvec_transpose": x @ tril,
+        "solve_transpose": np.linalg.solve(tril.T, x.reshape(-1, d).T).T.reshape(state_shape),
+    }
+    for name, value in expected.items():
+        fn = getattr(_scale, name)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(shared)
+            per_chain = tf.broadcast_to(shared, state_shape[:-1] + (d, d))
+            fast = fn(shared, tf.constant(x))
+            slow = fn(per_chain, tf.constant(x)) if len(state_shape) > 1 else fast
+            fast_sum, slow_sum = tf.reduce_sum(tf.sin(fast)), tf.reduce_sum(tf.sin(slow))
+        np.testing.assert_allclose(fast.numpy(), value, rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(slow.numpy(), value, rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(
+            tape.gradient(fast_sum, shared).numpy(),
+            tape.gradient(slow_sum, shared).numpy(),
+            rtol=1e-10,
+            atol=1e-12,
+            err_msg=name,
+        )

@@ -8,6 +8,11 @@
 
 States are `[..., d]`; every function broadcasts over leading dimensions. The
 dispatch uses only static ranks, so it is XLA-safe.
+
+A single `[d, d]` C shared by every chain is applied to the `[..., d]` states as one
+`[n, d] x [d, d]` matrix product (one triangular solve with n right-hand sides), not as n
+broadcast matrix-vector products: `tf.linalg.matvec` would broadcast C to `[n, d, d]`,
+which at d = 150 and 1000 chains made the `tril` rows 8x slower than `diag` (BUILD_NOTES).
 """
 
 import tensorflow as tf
@@ -22,6 +27,17 @@ def _kind(scale_tril):
     return "diag" if rank == 1 else "tril"
 
 
+def _shared(scale_tril):
+    """True when C is one `[d, d]` matrix for every chain."""
+    return scale_tril.shape.rank == 2
+
+
+def _rows(x, fn):
+    """Applies `fn` to `x` reshaped to `[n, d]` and restores the shape of `x`."""
+    flat = tf.reshape(x, [-1, tf.shape(x)[-1]])
+    return tf.reshape(fn(flat), tf.shape(x))
+
+
 def matvec(scale_tril, x):
     """Returns C x for a state `x` of shape `[..., d]`."""
     kind = _kind(scale_tril)
@@ -29,6 +45,8 @@ def matvec(scale_tril, x):
         return x
     if kind == "diag":
         return scale_tril * x
+    if _shared(scale_tril):
+        return _rows(x, lambda rows: tf.linalg.matmul(rows, scale_tril, transpose_b=True))
     return tf.linalg.matvec(scale_tril, x)
 
 
@@ -39,6 +57,8 @@ def matvec_transpose(scale_tril, x):
         return x
     if kind == "diag":
         return scale_tril * x
+    if _shared(scale_tril):
+        return _rows(x, lambda rows: tf.linalg.matmul(rows, scale_tril))
     return tf.linalg.matvec(scale_tril, x, transpose_a=True)
 
 
@@ -54,6 +74,14 @@ def solve_transpose(scale_tril, x):
         return x
     if kind == "diag":
         return x / scale_tril
+    if _shared(scale_tril):
+        # C^T Y^T = X^T for the rows Y of the result: one solve, n right-hand sides.
+        return _rows(
+            x,
+            lambda rows: tf.transpose(
+                tf.linalg.triangular_solve(scale_tril, tf.transpose(rows), lower=True, adjoint=True)
+            ),
+        )
     matrix = tf.broadcast_to(
         scale_tril, tf.concat([tf.shape(x)[:-1], tf.shape(scale_tril)[-2:]], 0)
     )
