@@ -137,7 +137,7 @@ class _MajorityModel:
     """Stands in for the classifier: predicts the negative class for every image."""
 
     def predict(self, x, **kwargs):
-        return np.full((len(x), 1), -1.0, np.float32)
+        return np.tile(np.float32([[1.0, -1.0]]), (len(x), 1))
 
 
 def test_classifier_early_stops_on_training_images_only(study, tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -153,3 +154,19 @@ def test_load_extractor_errors_clearly(tmp_path):
         evaluation.load_extractor("inception", inception_weights=str(tmp_path / "no.h5"))
     with pytest.raises(ValueError, match="spec"):
         evaluation.load_extractor("")
+
+
+def test_augmentation_study_uses_this_network_with_one_conv_per_block():
+    # The augmentation study's classifier is this builder with its own widths: one conv
+    # per block, the hidden units as the feature layer, no dropout, two logits.
+    from tf_smvae.training import augment_classifier
+
+    settings = augment_classifier.ClassifierSettings(filters=(4, 8), hidden_units=6)
+    model = augment_classifier.build_classifier((8, 8, 1), settings, seed=1)
+    convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs == ["conv0_0", "conv1_0"]
+    assert model.get_layer(classifier.FEATURE_LAYER).units == 6
+    assert model.output_shape == (None, 2)
+    assert model.get_layer("dropout").rate == 0.0
+    with pytest.raises(ValueError, match="convs_per_block"):
+        classifier.build_classifier((8, 8, 1), 2, convs_per_block=0)

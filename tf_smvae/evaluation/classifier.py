@@ -33,9 +33,9 @@ FEATURE_LAYER = "features"
 _LEVELS = 255.0
 
 
-def _conv_block(x, filters, seed, index):
-    """Two 3x3 ReLU convolutions and a 2x2 max-pool, with seeded initialisers."""
-    for position in range(2):
+def _conv_block(x, filters, seed, index, num_convs):
+    """`num_convs` 3x3 ReLU convolutions and a 2x2 max-pool, with seeded initialisers."""
+    for position in range(num_convs):
         x = keras.layers.Conv2D(
             filters,
             3,
@@ -48,19 +48,29 @@ def _conv_block(x, filters, seed, index):
 
 
 def build_classifier(
-    image_shape, num_classes, *, feature_dim=128, filters=(32, 64), dropout_rate=0.3, seed=0
+    image_shape,
+    num_classes,
+    *,
+    feature_dim=128,
+    filters=(32, 64),
+    convs_per_block=2,
+    dropout_rate=0.3,
+    seed=0,
 ):
     """A conv classifier for grey or RGB images in [0, 1] with a named feature layer.
 
-    Architecture: per entry of `filters` two 3x3 ReLU convolutions and a 2x2 max-pool, then
-    flatten, a `feature_dim` ReLU dense layer named `FEATURE_LAYER` (the KID features),
-    dropout, and a dense layer of `num_classes` logits.
+    Architecture: per entry of `filters` `convs_per_block` 3x3 ReLU convolutions and a 2x2
+    max-pool, then flatten, a `feature_dim` ReLU dense layer named `FEATURE_LAYER` (the KID
+    features), dropout, and a dense layer of `num_classes` logits. The KID extractor uses the
+    defaults; the augmentation study's classifier (`training.augment_classifier`) one conv
+    per block, a narrow feature layer and no dropout.
 
     Args:
       image_shape: (H, W, C) with C in {1, 3}.
       num_classes: int >= 2, number of logits.
       feature_dim: width of the feature layer.
       filters: conv widths, one block each.
+      convs_per_block: int >= 1, convolutions before each pool.
       dropout_rate: dropout between the feature layer and the logits, in [0, 1).
       seed: int seeding every initialiser and the dropout.
 
@@ -81,10 +91,12 @@ def build_classifier(
         )
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"`dropout_rate` must lie in [0, 1); got {dropout_rate}.")
+    if int(convs_per_block) < 1:
+        raise ValueError(f"`convs_per_block` must be at least 1; got {convs_per_block}.")
     inputs = keras.Input(image_shape, name="images")
     x = inputs
     for index, width in enumerate(filters):
-        x = _conv_block(x, int(width), seed, index)
+        x = _conv_block(x, int(width), seed, index, int(convs_per_block))
     x = keras.layers.Flatten(name="flatten")(x)
     features = keras.layers.Dense(
         int(feature_dim),
@@ -164,6 +176,7 @@ def train_classifier(
     num_classes,
     feature_dim=128,
     filters=(32, 64),
+    convs_per_block=2,
     dropout_rate=0.3,
     epochs=10,
     learning_rate=1e-3,
@@ -181,7 +194,7 @@ def train_classifier(
       train_ds: dataset of (images [B, H, W, C] in [0, 1], int labels [B]).
       val_ds: the same for validation (split from the training data), or None.
       num_classes: int >= 2.
-      feature_dim, filters, dropout_rate, seed: as in `build_classifier`.
+      feature_dim, filters, convs_per_block, dropout_rate, seed: as in `build_classifier`.
       epochs: maximum number of passes over `train_ds`.
       learning_rate: Adam learning rate.
       patience: early-stopping patience in epochs.
@@ -197,6 +210,7 @@ def train_classifier(
         num_classes,
         feature_dim=feature_dim,
         filters=filters,
+        convs_per_block=convs_per_block,
         dropout_rate=dropout_rate,
         seed=seed,
     )

@@ -1,14 +1,17 @@
 """The augmentation study's classifier: a stratified validation split, a small conv net
 trained with early stopping, and its scores with the minority class as the positive class.
+
+The network and its training loop are `evaluation.classifier`'s (the KID extractor's),
+with the study's narrower architecture.
 """
 
 import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tf_smvae.evaluation import augmentation
+from tf_smvae.evaluation import classifier
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError
 
@@ -68,7 +71,7 @@ class ClassifierSettings:
       batch_size: training batch size.
       learning_rate: Adam learning rate.
       filters: channels of the 3x3 conv layers, each followed by 2x2 max pooling.
-      hidden_units: width of the dense layer before the logit.
+      hidden_units: width of the dense (feature) layer before the logits.
       jit_compile: XLA-compile the training step.
     """
 
@@ -82,7 +85,10 @@ class ClassifierSettings:
 
 
 def build_classifier(image_shape, settings, seed):
-    """Conv(3x3, relu) + max-pool per filter -> flatten -> dense -> one logit.
+    """The study's two-logit `evaluation.classifier.build_classifier` network.
+
+    One 3x3 ReLU conv and a 2x2 max-pool per entry of `settings.filters`, a
+    `settings.hidden_units` ReLU layer, no dropout, two logits.
 
     Args:
       image_shape: (H, W, C).
@@ -90,34 +96,18 @@ def build_classifier(image_shape, settings, seed):
       seed: int seeding every initialiser.
 
     Returns:
-      An uncompiled `keras.Model` mapping [B, H, W, C] in [0, 1] to logits [B, 1].
+      An uncompiled `keras.Model` mapping [B, H, W, C] in [0, 1] to logits [B, 2].
     """
-    inputs = keras.Input(tuple(image_shape))
-    hidden = inputs
-    for index, filters in enumerate(settings.filters):
-        hidden = keras.layers.Conv2D(
-            filters,
-            3,
-            padding="same",
-            activation="relu",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + index),
-        )(hidden)
-        hidden = keras.layers.MaxPooling2D(2, padding="same")(hidden)
-    hidden = keras.layers.Flatten()(hidden)
-    count = len(settings.filters)
-    hidden = keras.layers.Dense(
-        settings.hidden_units,
-        activation="relu",
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + count),
-    )(hidden)
-    logits = keras.layers.Dense(
-        1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 97 + count + 1)
-    )(hidden)
-    return keras.Model(inputs, logits, name="augmentation_classifier")
+    return classifier.build_classifier(image_shape, 2, seed=seed, **_architecture(settings))
 
 
-def _as_float(images):
-    return np.asarray(images, np.float32) / 255.0
+def _architecture(settings):
+    return dict(
+        feature_dim=settings.hidden_units,
+        filters=tuple(settings.filters),
+        convs_per_block=1,
+        dropout_rate=0.0,
+    )
 
 
 def train_classifier(train, validation, settings, seed):
@@ -134,35 +124,29 @@ def train_classifier(train, validation, settings, seed):
     """
     (x_train, y_train), (x_val, y_val) = train, validation
     keras.utils.set_random_seed(seed)
-    model = build_classifier(x_train.shape[1:], settings, seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(settings.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        jit_compile=settings.jit_compile,
-    )
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((_as_float(x_train), np.float32(y_train)[:, None]))
-        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(settings.batch_size)
-    )
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=settings.patience, restore_best_weights=True
-    )
-    history = model.fit(
-        dataset,
-        validation_data=(_as_float(x_val), np.float32(y_val)[:, None]),
+    batch_size = settings.batch_size
+    model, history = classifier.train_classifier(
+        classifier.classification_dataset(
+            x_train, y_train, batch_size=batch_size, shuffle=True, seed=seed
+        ),
+        classifier.classification_dataset(x_val, y_val, batch_size=batch_size),
+        num_classes=2,
         epochs=settings.max_epochs,
-        callbacks=[stop],
-        shuffle=False,  # the dataset shuffles, seeded
-        verbose=0,
+        learning_rate=settings.learning_rate,
+        patience=settings.patience,
+        seed=seed,
+        jit_compile=settings.jit_compile,
+        **_architecture(settings),
     )
-    return model, dict(epochs_trained=len(history.history["loss"]), best_epoch=stop.best_epoch + 1)
+    # EarlyStopping keeps the first epoch with the lowest validation loss.
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    return model, dict(epochs_trained=len(history["loss"]), best_epoch=best_epoch)
 
 
 def scores(model, x_test, y_test):
     """Balanced accuracy, TPR and TNR of the classifier on uint8 test images (positive: 1)."""
-    logits = model.predict(_as_float(x_test), batch_size=256, verbose=0)
-    predictions = (logits[:, 0] > 0.0).astype(np.int64)
+    logits = model.predict(np.asarray(x_test, np.float32) / 255.0, batch_size=256, verbose=0)
+    predictions = np.argmax(logits, axis=-1).astype(np.int64)
     return {
         "balanced_accuracy": augmentation.balanced_accuracy(y_test, predictions, 1),
         "tpr": augmentation.true_positive_rate(y_test, predictions, 1),
