@@ -15,6 +15,7 @@ what the library did before); the ratio is the speed-up of the shared path. Run 
 not in CI, on a quiet machine (pause background jobs).
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -24,14 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from tf_smvae.data import linear_gaussian  # noqa: E402
 from tf_smvae.mcmc import _scale  # noqa: E402
-from tf_smvae.model import linear_gaussian as model_lib  # noqa: E402
 from tf_smvae.training import reproduce_linear_lib as study  # noqa: E402
 
 flags.DEFINE_string("configuration", "50,100", "A key of the study's CONFIGURATIONS.")
@@ -43,26 +42,8 @@ flags.DEFINE_bool("json", False, "End with one JSON line of the figures.")
 
 def _step_seconds(configuration, row, data, steps, calls):
     """Mean seconds of one MCMC-phase training step (the plain HVAE: its ELBO step)."""
-    settings = study.Settings()
-    kwargs = dict(image_shape=data.image_shape, latent_dims=configuration.latent_dims, seed=0)
-    kernel = study.ROWS[row]
-    compile_kwargs = dict(
-        optimizer=keras.optimizers.Adam(settings.learning_rate),
-        jit_compile=True,
-        steps_per_execution=steps,
-    )
-    if kernel is None:
-        model = model_lib.LinearGaussianHVAE(**kwargs)
-    else:
-        model = model_lib.SpeedMeasureLinearGaussianHVAE(
-            **kwargs,
-            **kernel,
-            num_mcmc_steps=configuration.num_mcmc_steps,
-            num_leapfrog_steps=settings.num_leapfrog_steps,
-            mcmc_start_epoch=0,
-        )
-        compile_kwargs["kernel_optimizer"] = keras.optimizers.Adam(settings.kernel_learning_rate)
-    model.compile(**compile_kwargs)
+    mcmc_only = dataclasses.replace(configuration, pretrain_epochs=0)
+    model = study.build_model(mcmc_only, row, 0, data.image_shape, study.Settings(), steps)
     dataset = tf.data.Dataset.from_tensors(data.x).repeat()
     fit = dict(steps_per_epoch=steps, verbose=0, shuffle=False)
     model.fit(dataset, epochs=1, **fit)  # compiles

@@ -40,7 +40,15 @@ from tf_smvae.training import linear_tables
 from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
 
-__all__ = ["CONFIGURATIONS", "QUICK_CONFIGURATIONS", "ROWS", "Settings", "run", "train_row"]
+__all__ = [
+    "CONFIGURATIONS",
+    "QUICK_CONFIGURATIONS",
+    "ROWS",
+    "Settings",
+    "build_model",
+    "run",
+    "train_row",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +129,20 @@ class _Progress(keras.callbacks.Callback):
         )
 
 
-def _build(configuration, row, seed, image_shape, settings, steps_per_epoch):
+def build_model(configuration, row, seed, image_shape, settings, steps_per_epoch):
+    """Returns the compiled model of one row (its MCMC phase starts after the pre-training).
+
+    Args:
+      configuration: a `Configuration`.
+      row: a key of `ROWS`.
+      seed: the model seed.
+      image_shape: the data's image shape.
+      settings: `Settings`.
+      steps_per_epoch: the steps one Keras epoch (one compiled call) runs.
+
+    Returns:
+      A compiled `LinearGaussianHVAE` or `SpeedMeasureLinearGaussianHVAE`.
+    """
     kernel = ROWS[row]
     kwargs = dict(image_shape=image_shape, latent_dims=configuration.latent_dims, seed=seed)
     compile_kwargs = dict(
@@ -172,7 +193,7 @@ def train_row(configuration, row, seed, data, settings, label="", checkpoint_dir
         configuration.pretrain_epochs, configuration.mcmc_epochs, settings.max_steps_per_execution
     )
     keras.utils.set_random_seed(seed)
-    model = _build(configuration, row, seed, data.image_shape, settings, steps)
+    model = build_model(configuration, row, seed, data.image_shape, settings, steps)
     dataset = tf.data.Dataset.from_tensors(data.x).repeat()
     callbacks = [keras.callbacks.TerminateOnNaN()]
     initial_epoch = 0
