@@ -29,9 +29,11 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 from configs import base
 from configs import smoke
+from tf_smvae.training import builders
 from tf_smvae.training import distribute
 from tf_smvae.training import train_lib
 from tf_smvae.util.errors import ConfigError
@@ -132,7 +134,7 @@ def _run(args, timeout=300):
         args, cwd=_ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def _flatten(value):
@@ -205,7 +207,7 @@ def test_train_mirrored_end_to_end_then_export(tmp_path):
     """bin/train.py on 2 logical CPU devices (whole-step XLA refused, so per-replica
     XLA), then bin/export.py restores the mirrored checkpoint into a 1-device model."""
     workdir = str(tmp_path / "run")
-    _run(
+    printed = _run(
         [
             sys.executable,
             "bin/train.py",
@@ -214,10 +216,23 @@ def test_train_mirrored_end_to_end_then_export(tmp_path):
             "--strategy=mirrored",
             "--cpu_devices=2",
             "--epochs=1",
+            # 4 steps per epoch and per checkpoint: 4 steps per call were asked for,
+            # which Keras cannot run under the strategy; the run must fall back to 1.
+            "--config.train.checkpoint_every_steps=4",
         ]
     )
+    assert "runs as 1 under MirroredStrategy" in printed
     with open(os.path.join(workdir, "metrics.jsonl")) as stream:
         record = json.loads(stream.readline())
     assert record["step"] == 4 and record["loss"] > 0
     _run([sys.executable, "bin/export.py", f"--workdir={workdir}"])
     assert os.path.exists(os.path.join(workdir, "export", "saved_model.pb"))
+
+
+def test_steps_per_execution_is_one_under_a_strategy():
+    # keras-team/keras#19246: several steps per call fail under a strategy (see builders).
+    config = smoke.get_config()
+    config.train.steps_per_execution, config.train.checkpoint_every_steps = 4, 0
+    assert builders._steps_per_execution(config, steps_per_epoch=8) == 4
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        assert builders._steps_per_execution(config, steps_per_epoch=8) == 1

@@ -3,6 +3,8 @@
 import math
 
 import keras
+import tensorflow as tf
+from absl import logging
 
 from tf_smvae import data
 from tf_smvae import mcmc
@@ -155,6 +157,8 @@ def _steps_per_execution(config, steps_per_epoch=None):
     `train.checkpoint_every_steps`, so that every epoch end and every checkpoint step
     falls at the end of an execution (Keras calls batch callbacks once per execution).
 
+    Under a distribution strategy (the caller's `strategy.scope()`) it is 1, see below.
+
     Raises:
       ConfigError: if `train.steps_per_execution` is not an int >= 1.
     """
@@ -165,7 +169,20 @@ def _steps_per_execution(config, steps_per_epoch=None):
     steps = math.gcd(requested, every) if every > 0 else requested
     if steps <= 1:
         return 1
-    return math.gcd(steps, steps_per_epoch or _epoch_steps(config))
+    steps = math.gcd(steps, steps_per_epoch or _epoch_steps(config))
+    if steps > 1 and tf.distribute.has_strategy():
+        # Keras 3's multi-step loop runs the step inside a tf.cond in a tf.while_loop;
+        # under a distribution strategy (whose optimizer update calls merge_call) that
+        # graph fails with "You must feed a value for placeholder tensor ... while/cond"
+        # (keras-team/keras#19246; TF 2.21, Keras 3.15, also for a plain Dense model).
+        logging.warning(
+            "train.steps_per_execution=%d runs as 1 under %s: Keras cannot run several "
+            "steps per call under a distribution strategy (keras-team/keras#19246).",
+            steps,
+            type(tf.distribute.get_strategy()).__name__,
+        )
+        return 1
+    return steps
 
 
 def compile_model(model, config, steps_per_epoch=None):
