@@ -46,6 +46,7 @@ import json, sys
 import numpy as np
 from configs import base
 from configs import smoke
+from tf_smvae.training import builders
 from tf_smvae.training import distribute
 config = base.get_config()
 config.train.strategy, config.train.cpu_devices = "mirrored", 2
@@ -111,6 +112,20 @@ def train(cls, strategy, epochs, jit, **kwargs):
     return out
 
 
+def kl(strategy, num_examples, batch_size):
+    # The KL term is analytic: the epoch value must be the mean over the examples
+    # whatever the batching; held-out data under replicas goes through the library's
+    # _split_evenly (Keras cannot evaluate a batch that does not split evenly).
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = vae_lib.VAE(**COMMON)
+        model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=jit)
+    held_out = tf.data.Dataset.from_tensor_slices(x[:num_examples]).batch(batch_size)
+    if strategy.num_replicas_in_sync > 1:
+        held_out = builders._split_evenly(held_out, strategy.num_replicas_in_sync)
+    return model.evaluate(held_out, verbose=0, return_dict=True)["kl"]
+
+
 mirrored = distribute.make_strategy(config)
 default = tf.distribute.get_strategy()
 jit = sys.argv[1] == "jit"
@@ -119,6 +134,9 @@ results["vae_1"] = train(vae_lib.VAE, default, 2, jit)
 results["vae_2"] = train(vae_lib.VAE, mirrored, 2, jit)
 results["smvae_1"] = train(_ReplicaEmulatingSMVAE, default, 3, jit, **MCMC)
 results["smvae_2"] = train(speed_measure_vae.SpeedMeasureVAE, mirrored, 3, jit, **MCMC)
+results["kl_one_batch"] = kl(default, 6, 6)
+results["kl_uneven_1"] = kl(default, 6, 4)  # batches of 4 and 2
+results["kl_uneven_2"] = kl(mirrored, 7, 4)  # 4 and 3, cut to 2: the first 6 examples
 print("RESULTS " + json.dumps(results))
 """
 
@@ -170,6 +188,12 @@ def test_two_replicas_match_one_device(comparison, model):
     difference = _max_relative_difference(one, two)
     print(f"{model}: max relative difference {difference:.2e}")
     assert difference < TOLERANCE
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_uneven_last_batch_gives_the_mean_over_examples(comparison, replicas):
+    expected, value = comparison["kl_one_batch"], comparison[f"kl_uneven_{replicas}"]
+    assert abs(value - expected) <= TOLERANCE * abs(expected), (value, expected)
 
 
 def test_smvae_state_moved(comparison):
@@ -236,3 +260,12 @@ def test_steps_per_execution_is_one_under_a_strategy():
     assert builders._steps_per_execution(config, steps_per_epoch=8) == 4
     with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
         assert builders._steps_per_execution(config, steps_per_epoch=8) == 1
+
+
+def test_batches_that_do_not_split_over_the_replicas_name_the_field():
+    config = smoke.get_config()  # train batches of 50, eval batches of 100
+    with pytest.raises(ConfigError, match=r"train\.batch_size=50 must be a multiple of the 3"):
+        builders.build_datasets(config, num_replicas=3)
+    config.train.batch_size = 48
+    with pytest.raises(ConfigError, match=r"eval\.batch_size"):
+        builders.build_datasets(config, num_replicas=3)

@@ -220,7 +220,7 @@ class SpeedMeasureVAE(vae_lib.VAE):
             dropped_kernel_grads=chain.dropped_grads,
             **self.refinement.diagnostics(),
         )
-        return self._update_metrics(logs)
+        return self._update_metrics(logs, x)
 
     def _mcmc_network_variables(self):
         """Encoder variables, then the generative ones (decoder, likelihood, prior)."""

@@ -422,7 +422,7 @@ class VAE(keras.Model):
         seed = self.next_seed("train_step")
         gradients, logs = self._replica_compiled(self._elbo_gradients)(x, seed)
         self.optimizer.apply(gradients, self.network_variables)
-        return self._update_metrics(logs)
+        return self._update_metrics(logs, x)
 
     def _test_logs(self, x, seed):
         return self._elbo_loss(x, seed)[1]
@@ -430,34 +430,48 @@ class VAE(keras.Model):
     def test_step(self, data):
         x = _images(data)
         logs = self._replica_compiled(self._test_logs)(x, self.next_seed("test_step"))
-        return self._update_metrics(logs)
+        return self._update_metrics(logs, x)
 
-    def _update_metrics(self, logs):
+    def _update_metrics(self, logs, x):
         """Updates the trackers named in `logs`; returns their running values.
 
-        Under a multi-replica strategy the values are first all-reduced (counts summed,
-        everything else averaged), so every replica tracks the global values.
+        Mean trackers are weighted by the examples in the batch `x`, so an epoch's value
+        is the mean over its examples even when the last batch is smaller (as Keras
+        weights its own loss tracker). Under a multi-replica strategy the values are
+        first all-reduced (counts summed, the others averaged weighted by each replica's
+        examples), so every replica tracks the global values.
         """
-        logs = self._all_reduce_logs(logs)
+        logs, weight = self._all_reduce_logs(logs, tf.cast(tf.shape(x)[0], tf.float32))
         for name, value in logs.items():
-            self._trackers[name].update_state(value)
+            tracker = self._trackers[name]
+            if isinstance(tracker, keras.metrics.Sum):
+                tracker.update_state(value)
+            else:
+                tracker.update_state(value, sample_weight=weight)
         return {name: self._trackers[name].result() for name in logs}
 
-    def _all_reduce_logs(self, logs):
-        """Global step values: Sum trackers summed, the others averaged over replicas."""
+    def _all_reduce_logs(self, logs, num_examples):
+        """Global step values and the global example count.
+
+        Sum trackers are summed over replicas; the others are averaged, each replica's
+        value weighted by its `num_examples` (a replica without examples, possible in an
+        uneven last batch, has a NaN mean and weight 0: it is left out).
+        """
         if replicas.num_replicas() == 1:
-            return logs
+            return logs, num_examples
         reduced = dict(logs)
-        for is_sum, reduce in ((True, replicas.all_reduce_sum), (False, replicas.all_reduce_mean)):
-            names = [
-                name
-                for name in logs
-                if isinstance(self._trackers[name], keras.metrics.Sum) == is_sum
-            ]
-            if names:
-                values = tf.stack([tf.cast(logs[name], tf.float32) for name in names])
-                reduced.update(zip(names, tf.unstack(reduce(values))))
-        return reduced
+        sums = [n for n in logs if isinstance(self._trackers[n], keras.metrics.Sum)]
+        means = [n for n in logs if n not in sums]
+        if sums:
+            values = tf.stack([tf.cast(logs[name], tf.float32) for name in sums])
+            reduced.update(zip(sums, tf.unstack(replicas.all_reduce_sum(values))))
+        total = replicas.all_reduce_sum(num_examples)
+        if means:
+            values = tf.stack([tf.cast(logs[name], tf.float32) for name in means])
+            weighted = tf.where(num_examples > 0, values * num_examples, tf.zeros_like(values))
+            mean = replicas.all_reduce_sum(weighted) / tf.maximum(total, 1.0)
+            reduced.update(zip(means, tf.unstack(mean)))
+        return reduced, total
 
     @property
     def metrics(self):

@@ -232,6 +232,45 @@ def _load_split(
     )
 
 
+def _check_batches_split(config, num_replicas):
+    """Every batch must split evenly over the replicas (see `_split_evenly`)."""
+    for field in ("train.batch_size", "eval.batch_size"):
+        group, name = field.split(".")
+        if config[group][name] % num_replicas:
+            raise ConfigError(
+                f"{field}={config[group][name]} must be a multiple of the {num_replicas} "
+                "replicas of the distribution strategy (the global batch is split evenly)."
+            )
+
+
+def _split_evenly(dataset, num_replicas):
+    """Cuts the held-out set's last batch to a multiple of `num_replicas` examples.
+
+    Keras 3.15 on TF 2.21 cannot evaluate a batch that does not split evenly over the
+    replicas of a MirroredStrategy ("Inputs to operation AddN ... must have the same
+    size and shape", keras-team/keras#19246, also for a plain Dense model), so the last
+    `N mod num_replicas` held-out examples are left out (a warning says so). The logged
+    values stay exact means over the examples used: the model weights each replica's
+    batch mean by its examples.
+    """
+    logging.warning(
+        "Under %d replicas up to %d held-out example(s) at the end of the split are left "
+        "out of validation, so that every batch splits evenly (keras-team/keras#19246).",
+        num_replicas,
+        num_replicas - 1,
+    )
+
+    def cut(*batch):
+        rows = (tf.shape(tf.nest.flatten(batch)[0])[0] // num_replicas) * num_replicas
+        cut_batch = tf.nest.map_structure(lambda part: part[:rows], batch)
+        return cut_batch[0] if len(cut_batch) == 1 else cut_batch
+
+    def not_empty(*batch):
+        return tf.shape(tf.nest.flatten(batch)[0])[0] > 0
+
+    return dataset.map(cut).filter(not_empty)
+
+
 def build_train_stream(config, start_step=0):
     """The training stream from batch `start_step`: batch s is a pure function of (seed, s).
 
@@ -259,16 +298,26 @@ def build_train_stream(config, start_step=0):
     )
 
 
-def build_datasets(config):
+def build_datasets(config, num_replicas=1):
     """Training and held-out datasets of `config.dataset`.
 
     The training set drops its last partial batch so that compiled steps keep one
     static shape, and repeats when `train.steps_per_epoch` is set (epochs then need
-    not be passes over the data); the held-out set keeps every example.
+    not be passes over the data); the held-out set keeps every example, except under
+    several replicas (see `_split_evenly`).
+
+    Args:
+      config: a validated config.
+      num_replicas: the replicas of the strategy the datasets will be used under.
 
     Returns:
       `(train, test, image_shape)`.
+
+    Raises:
+      ConfigError: naming `train.batch_size` or `eval.batch_size` if it is not a
+        multiple of `num_replicas`.
     """
+    _check_batches_split(config, num_replicas)
     train = _load_split(
         config,
         "train",
@@ -286,5 +335,7 @@ def build_datasets(config):
         batch_size=config.eval.batch_size,
         drop_remainder=False,
     )
+    if num_replicas > 1:
+        test = _split_evenly(test, num_replicas)
     image_shape = tuple(int(s) for s in train.element_spec.shape[1:])
     return train, test, image_shape

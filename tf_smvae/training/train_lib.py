@@ -230,7 +230,7 @@ def run(config, workdir, reference_config=None):
     strategy = distribute.make_strategy(config)  # first: may split the CPU into devices
     # The data is read and checked before anything is written to the workdir. The global
     # batch is train.batch_size; Keras fit splits it over the replicas.
-    train, test, image_shape = builders.build_datasets(config)
+    train, test, image_shape = builders.build_datasets(config, strategy.num_replicas_in_sync)
     steps_per_epoch = _steps_per_epoch(config, train)
     paths = RunPaths(workdir)
     os.makedirs(workdir, exist_ok=True)
