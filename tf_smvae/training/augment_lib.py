@@ -42,17 +42,14 @@ import time
 
 import numpy as np
 
-from tf_smvae import data
-from tf_smvae.evaluation import augmentation
 from tf_smvae.training import augment_classifier
 from tf_smvae.training import augment_images
 from tf_smvae.training import augment_kid
+from tf_smvae.training import augment_study
 from tf_smvae.training import reports
 from tf_smvae.training import train_lib
-from tf_smvae.util import files
 from tf_smvae.util import images as images_lib
 from tf_smvae.util.errors import ConfigError
-from tf_smvae.util.errors import DataError
 
 __all__ = [
     "METRICS",
@@ -152,97 +149,6 @@ def _check_settings(settings, row_configs):
     augment_kid.check(settings.kid)
 
 
-def _class_names(data_dir, num_classes):
-    """Class folder names in label order (the image_folder source's sorted union)."""
-    roots = [data_dir]
-    if os.path.isdir(os.path.join(data_dir, "train")):
-        roots = [os.path.join(data_dir, s) for s in ("train", "validation", "test")]
-    names = sorted(
-        {
-            name
-            for root in roots
-            if os.path.isdir(root)
-            for name in os.listdir(root)
-            if not name.startswith(".") and os.path.isdir(os.path.join(root, name))
-        }
-    )
-    return names if len(names) == num_classes else [f"class{k}" for k in range(num_classes)]
-
-
-@dataclasses.dataclass
-class _Study:
-    """The data every run of the study shares."""
-
-    name: str
-    class_names: list
-    positive: int  # label of the positive (minority) class
-    train: tuple  # (uint8 images, int labels) the classifier trains on
-    validation: tuple
-    test: tuple
-
-    def binary(self, labels):
-        return (np.asarray(labels) == self.positive).astype(np.int64)
-
-
-def _load_study(data_dir, workdir, settings):
-    """Reads the folder, checks it has two classes, splits it and records split.json."""
-    x_train, y_train = data.load_arrays(
-        "image_folder", "train", data_dir=data_dir, image_size=settings.image_size
-    )
-    x_test, y_test = data.load_arrays(
-        "image_folder", "test", data_dir=data_dir, image_size=settings.image_size
-    )
-    classes, counts = np.unique(y_train, return_counts=True)
-    if classes.size != 2 or set(np.unique(y_test)) != set(classes.tolist()):
-        raise DataError(
-            f"{data_dir}: the augmentation study needs exactly two classes in both the train "
-            f"and test splits; train has labels {classes.tolist()}, test "
-            f"{np.unique(y_test).tolist()}."
-        )
-    names = _class_names(data_dir, int(classes.max()) + 1)
-    positive = augmentation.minority_label(y_train)
-    train_index, val_index = augment_classifier.split_train_validation(
-        y_train, settings.validation_fraction, settings.split_seed
-    )
-    record = dict(
-        class_names=names,
-        positive_class=names[positive],
-        positive_label=positive,
-        train_counts={names[c]: int(n) for c, n in zip(classes, counts)},
-        source_train_size=int(y_train.size),
-        source_test_size=int(y_test.size),
-        validation_fraction=settings.validation_fraction,
-        split_seed=settings.split_seed,
-        train_indices=train_index.tolist(),
-        validation_indices=val_index.tolist(),
-    )
-    _write_or_check(os.path.join(workdir, "split.json"), record)
-    name = settings.name or os.path.basename(os.path.normpath(data_dir))
-    return _Study(
-        name,
-        names,
-        positive,
-        (x_train[train_index], y_train[train_index]),
-        (x_train[val_index], y_train[val_index]),
-        (x_test, y_test),
-    )
-
-
-def _write_or_check(path, record):
-    """Writes `record`, or checks that the workdir's earlier record is the same."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as stream:
-            previous = json.load(stream)
-        changed = sorted({key.split(".")[0] for key in files.changed_fields(previous, record)})
-        if changed:
-            raise ConfigError(
-                f"{path} records a study with other {', '.join(changed)}; finished runs would "
-                "be mixed. Rerun with the same settings or use a new --workdir."
-            )
-        return
-    reports.write_json(path, record)
-
-
 def _study_record(settings):
     """The settings finished runs depend on (written to study.json)."""
     return dict(
@@ -279,22 +185,6 @@ def _vae_config(row_config, seed, class_dir, num_train, settings):
     return config
 
 
-def _class_data(study, workdir, label):
-    """Writes (once) class_data/<class>/{train,test}.npz; returns (folder, train size)."""
-    name = study.class_names[label]
-    folder = os.path.join(workdir, "class_data", name)
-    x_train = study.train[0][study.train[1] == label]
-    x_val = study.validation[0][study.validation[1] == label]
-    for split, images in (("train", x_train), ("test", x_val)):
-        path = os.path.join(folder, f"{split}.npz")
-        if not os.path.exists(path):
-            os.makedirs(folder, exist_ok=True)
-            tmp = f"{path}.tmp-{os.getpid()}.npz"
-            np.savez(tmp, x=images)
-            os.replace(tmp, path)
-    return folder, len(x_train)
-
-
 def _same_config(config, paths):
     if not (os.path.exists(paths.model) and os.path.exists(paths.config)):
         return False
@@ -304,7 +194,7 @@ def _same_config(config, paths):
 
 def _vae(study, workdir, row, seed, label, row_configs, reference_config, settings):
     """Trains (or restores a finished) per-class VAE."""
-    class_dir, num_train = _class_data(study, workdir, label)
+    class_dir, num_train = augment_study.write_class_data(study, workdir, label)
     config = _vae_config(row_configs[row], seed, class_dir, num_train, settings)
     run_dir = os.path.join(workdir, "vaes", row, f"seed{seed}", study.class_names[label])
     paths = train_lib.RunPaths(run_dir)
@@ -499,8 +389,8 @@ def run(data_dir, workdir, row_configs, settings=None, reference_config=None):
     if settings.quick:
         settings = _quick(settings)
     os.makedirs(workdir, exist_ok=True)
-    study = _load_study(data_dir, workdir, settings)
-    _write_or_check(
+    study = augment_study.load_study(data_dir, workdir, settings)
+    augment_study.write_or_check(
         os.path.join(workdir, "study.json"), json.loads(json.dumps(_study_record(settings)))
     )
     for label, name in enumerate(study.class_names):
