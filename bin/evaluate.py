@@ -19,6 +19,11 @@ flags.DEFINE_string("workdir", None, "A training run's directory.", required=Tru
 flags.DEFINE_bool("log_likelihood", True, "Estimate the importance-sampled log-likelihood.")
 flags.DEFINE_integer("num_samples", None, "Importance samples per example (config.eval).")
 flags.DEFINE_float("tau", None, "Variance inflation of the proposal (config.eval).")
+flags.DEFINE_float(
+    "defensive_tau",
+    None,
+    "A second, wider proposal for half the particles (config.eval; e.g. 5).",
+)
 flags.DEFINE_integer("num_examples", None, "Evaluate the first N test examples only.")
 flags.DEFINE_integer("chunk_size", None, "Particles per chunk (memory bound).")
 flags.DEFINE_integer("seed", None, "Evaluation seed.")
@@ -37,6 +42,7 @@ flags.DEFINE_integer("kid_subset_size", None, "Rows per KID subset (config.eval)
 _OVERRIDES = {
     "num_samples": "num_samples",
     "tau": "tau",
+    "defensive_tau": "defensive_tau",
     "num_examples": "num_examples",
     "chunk_size": "chunk_size",
     "seed": "seed",

@@ -78,6 +78,9 @@ def get_config():
     config.eval = ml_collections.ConfigDict()
     config.eval.num_samples = 1000  # importance samples per example
     config.eval.tau = 1.5  # variance inflation of the proposal
+    # None, or a second inflation: half the particles from it, weighted against the mixture
+    # of both (defensive importance sampling; tighter when the encoder is too narrow).
+    config.eval.defensive_tau = config_dict.placeholder(float)
     config.eval.chunk_size = config_dict.placeholder(int)  # None: chosen from memory
     config.eval.batch_size = 100
     config.eval.num_examples = config_dict.placeholder(int)  # None: the whole test split

@@ -543,6 +543,7 @@ def test_no_run_in_workdir(tmp_path, exists, entry):
     [
         (dict(num_samples=0), ValueError, "num_samples"),
         (dict(tau=-1.0), ValueError, "tau"),
+        (dict(defensive_tau=-1.0), ValueError, "defensive_tau"),
         (dict(log_likelihood=False), ConfigError, "Nothing to evaluate"),
         (dict(log_likelihood=False, kid=True), ConfigError, "kid_feature_extractor"),
         (
@@ -551,7 +552,14 @@ def test_no_run_in_workdir(tmp_path, exists, entry):
             "/no/such.keras",
         ),
     ],
-    ids=["num_samples", "tau", "nothing", "kid without extractor", "missing extractor"],
+    ids=[
+        "num_samples",
+        "tau",
+        "defensive_tau",
+        "nothing",
+        "kid without extractor",
+        "missing extractor",
+    ],
 )
 def test_evaluate_bad_options_write_no_eval_json(run_dir, tmp_path, overrides, error_type, named):
     workdir = _copy_run(run_dir, tmp_path)

@@ -37,7 +37,7 @@ def test_kid_is_merged_into_eval_json(tmp_path):
     workdir = str(tmp_path / "run")
     _run("train.py", f"--config={SMOKE}", f"--workdir={workdir}", "--epochs=1")
     # The log-likelihood first (in-process), then KID alone through the binary.
-    evaluate_lib.evaluate(workdir, num_samples=5, num_examples=20)
+    evaluate_lib.evaluate(workdir, num_samples=5, num_examples=20, defensive_tau=4.0)
     extractor = _untrained_extractor(tmp_path)
     out = _run(
         "evaluate.py",
@@ -53,6 +53,7 @@ def test_kid_is_merged_into_eval_json(tmp_path):
     with open(os.path.join(workdir, "eval.json")) as stream:
         summary = json.load(stream)
     assert summary["num_samples"] == 5 and summary["num_examples"] == 20  # kept
+    assert summary["defensive_tau"] == 4.0
     assert np.isfinite(summary["log_likelihood_nats"])
     assert summary["kid_num_fake"] == 60 and summary["kid_num_real"] == 10000
     assert summary["kid_subset_size"] == 50 and summary["kid_num_subsets"] == 4

@@ -88,7 +88,67 @@ def test_bits_per_dim_for_discrete_likelihoods():
     assert result.to_dict()["num_examples"] == 6
 
 
-@pytest.mark.parametrize("bad", [{"num_samples": 0}, {"tau": 0.0}])
+def test_defensive_proposal_stays_unbiased_and_rescues_a_too_narrow_one():
+    # tau = 0.2 makes the encoder proposal much narrower than the (correlated) posterior:
+    # alone it under-estimates log p(x) by far more than the Monte-Carlo error. Half the
+    # particles from tau = 3, weighted against the mixture, must be unbiased again
+    # (a wrong mixture density or particle count would show as a bias here).
+    case = LinearGaussianCase(num_points=20)
+    exact = case.exact_log_likelihood()
+    options = dict(num_samples=20000, tau=0.2, chunk_size=2500, seed=5)
+    narrow = evaluation.log_likelihood(case.model(), case.x, **options)
+    mixed = evaluation.log_likelihood(case.model(), case.x, defensive_tau=3.0, **options)
+    assert (narrow.per_example - exact).mean() < -0.1
+    error = mixed.per_example - exact
+    assert abs(error.mean()) < 0.03
+    assert np.abs(error).max() < 0.1
+    assert mixed.to_dict()["defensive_tau"] == 3.0 and narrow.to_dict()["defensive_tau"] is None
+
+
+def test_defensive_chunks_cover_exactly_num_samples():
+    # Both proposals exact (tau = 1): every weight is p(x) whatever the split, so the ESS
+    # counts the particles drawn: S - floor(S/2) + floor(S/2) = S, odd S and chunking too.
+    case = _orthogonal_case()
+    model = case.model()
+    for num_samples, chunk in [(11, 4), (10, 10), (2, 3), (999, 100)]:
+        result = evaluation.log_likelihood(
+            model,
+            case.x[:4],
+            num_samples=num_samples,
+            tau=1.0,
+            defensive_tau=1.0,
+            chunk_size=chunk,
+            seed=0,
+        )
+        np.testing.assert_allclose(result.ess_per_example, num_samples, rtol=1e-3)
+        np.testing.assert_allclose(result.per_example, case.exact_log_likelihood()[:4], atol=1e-4)
+
+
+def test_defensive_proposal_with_an_mcmc_proposal():
+    # A SpeedMeasureVAE's proposal runs chains: the defensive one runs its own, compiled.
+    import tf_smvae
+
+    model = tf_smvae.SpeedMeasureVAE(
+        (4, 4, 1),
+        latent_dim=2,
+        kernel="mala",
+        num_mcmc_steps=2,
+        network_kwargs={"hidden_units": (8,)},
+    )
+    x = (np.random.default_rng(0).uniform(size=(3, 4, 4, 1)) > 0.5).astype(np.float32)
+    result = evaluation.log_likelihood(model, x, num_samples=6, defensive_tau=4.0, seed=1)
+    assert np.all(np.isfinite(result.per_example)) and result.per_example.shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"num_samples": 0},
+        {"tau": 0.0},
+        {"defensive_tau": 0.0},
+        {"defensive_tau": 2.0, "num_samples": 1},
+    ],
+)
 def test_rejects_bad_arguments(bad):
     case = LinearGaussianCase(num_points=2)
     with pytest.raises(ValueError, match=next(iter(bad))):

@@ -89,6 +89,7 @@ def _log_likelihood(model, config, settings):
         chunk_size=settings["chunk_size"],
         seed=settings["seed"],
         progress=True,
+        defensive_tau=settings.get("defensive_tau"),  # absent in runs made before it
     )
     summary = result.to_dict()
     bits = summary["bits_per_dim"]
@@ -159,7 +160,8 @@ def evaluate(workdir, *, log_likelihood=True, kid=False, **overrides):
       log_likelihood: estimate the importance-sampled log-likelihood.
       kid: compute KID between model samples and the test images (needs
         `kid_feature_extractor`).
-      **overrides: values replacing `config.eval` fields (num_samples, tau, num_examples,
+      **overrides: values replacing `config.eval` fields (num_samples, tau, defensive_tau,
+        num_examples,
         chunk_size, seed, kid_feature_extractor, inception_weights, kid_num_samples,
         kid_num_subsets, kid_subset_size, kid_num_real, kid_real_images); None keeps the
         config's.

@@ -46,6 +46,7 @@ _NON_NEGATIVE_INTS = (
     "seed",
     "eval.seed",
 )
+_OPTIONAL_POSITIVE_FLOATS = ("eval.defensive_tau",)
 _POSITIVE_FLOATS = (
     "train.learning_rate",
     "eval.tau",
@@ -116,6 +117,12 @@ def _check_ranges(config):
         value = _get(config, field)
         if not _is_number(value) or not value > 0:
             raise ConfigError(f"Config field {field!r} must be a finite number > 0, got {value!r}.")
+    for field in _OPTIONAL_POSITIVE_FLOATS:
+        value = _get(config, field)
+        if value is not None and (not _is_number(value) or not value > 0):
+            raise ConfigError(
+                f"Config field {field!r} must be None or a number > 0, got {value!r}."
+            )
     _check_other_types(config)
 
 
