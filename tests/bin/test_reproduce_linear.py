@@ -48,6 +48,13 @@ def test_quick_run_writes_both_tables_and_results(tmp_path):
     # A rerun trains nothing: every run is read back from workdir/runs.
     out = _run(f"--workdir={workdir}", "--quick", "--seeds=0", "--nojit_compile")
     assert "epoch " not in out
+    # Tables of a study still running: seed 1 is missing, nothing is trained, and a cell
+    # made from one seed says so instead of printing a std of 0.
+    out = _run(f"--workdir={workdir}", "--quick", "--seeds=0,1", "--tables_only")
+    assert "epoch " not in out and "(10,20) HVAE seed 1: not finished, left out" in out
+    with open(os.path.join(workdir, "table5.md")) as stream:
+        text = stream.read()
+    assert "(1 seed)" in text and "(0.00)" not in text
 
 
 def test_tables_report_mean_and_sample_std_over_seeds():
@@ -72,7 +79,7 @@ def test_a_diverged_seed_is_reported_not_averaged():
     entry = results["50,100"]["gradHMC-D"]
     assert entry["delta_log_px"] == {"mean": 1.0, "std": 0.0, "num_seeds": 1}
     assert entry["diverged_seeds"] == [1]
-    assert "1.00 (0.00) [diverged: seed 1]" in linear_tables.format_table5(results)
+    assert "1.00 (1 seed) [diverged: seed 1]" in linear_tables.format_table5(results)
     assert "DIVERGED" in linear_tables.summary_line("x", dict(diverged, seconds=1.0))
 
 

@@ -48,7 +48,7 @@ def _check_outputs(table, workdir, rows, metric, paper, out):
         entry = results["fashion_mnist"][row][metric]
         assert set(entry) == {"mean", "std", "seeds"}
         assert np.isfinite(entry["mean"]) and entry["std"] == 0.0 and entry["seeds"] == 1
-        ours = f"{entry['mean']:.{2 if metric == 'log_likelihood' else 4}f} (0.00"
+        ours = f"{entry['mean']:.{2 if metric == 'log_likelihood' else 4}f} (1 seed)"
         line = f"| {row} | {ours}"
         with open(os.path.join(workdir, f"{table}.md")) as stream:
             text = stream.read()

@@ -94,9 +94,7 @@ def _diverged_note(entry):
 
 
 def _cell(entry):
-    if entry is None:
-        return "-"
-    return f"{entry['mean']:.2f} ({entry['std']:.2f})"
+    return reports.cell(entry)
 
 
 def _paper(value):

@@ -51,10 +51,13 @@ def cell(entry, digits=2):
       digits: digits after the decimal point.
 
     Returns:
-      The string `"m (s)"`, or `"-"` when entry is None.
+      The string `"m (s)"`, `"m (1 seed)"` when one seed gave the entry (its std of 0
+      says nothing), or `"-"` when entry is None.
     """
     if entry is None:
         return "-"
+    if entry.get("seeds", entry.get("num_seeds")) == 1:
+        return f"{entry['mean']:.{digits}f} (1 seed)"
     return f"{entry['mean']:.{digits}f} ({entry['std']:.{digits}f})"
 
 

@@ -295,7 +295,15 @@ def _check(names, known, field):
         raise ConfigError(f"Unknown {field} {unknown}; known: {', '.join(known)}.")
 
 
-def run(workdir, configurations=None, rows=None, seeds=(0, 1, 2), settings=None, quick=False):
+def run(
+    workdir,
+    configurations=None,
+    rows=None,
+    seeds=(0, 1, 2),
+    settings=None,
+    quick=False,
+    train_missing=True,
+):
     """Trains every (configuration, row, seed) not yet done and writes the tables.
 
     Args:
@@ -305,6 +313,9 @@ def run(workdir, configurations=None, rows=None, seeds=(0, 1, 2), settings=None,
       seeds: training seeds.
       settings: `Settings` (default: the paper's).
       quick: use `QUICK_CONFIGURATIONS` (a few epochs each), for tests.
+      train_missing: False writes the tables from the finished runs only (a study still
+        running elsewhere; a cell then says how many seeds it holds when only one) and
+        lists the missing runs on stderr.
 
     Returns:
       The results dict written to results.json.
@@ -323,12 +334,16 @@ def run(workdir, configurations=None, rows=None, seeds=(0, 1, 2), settings=None,
         configuration = table[name]
         data = linear_gaussian.simulate(configuration.latent_dims, seed=settings.data_seed)
         for row in rows:
+            records.setdefault(name, {}).setdefault(row, [])  # "-" cells if none finished
             for seed in seeds:
                 path = _record_path(workdir, name, row, seed)
                 label = f"({name}) {row} seed {seed}"
                 if os.path.exists(path):
                     with open(path, encoding="utf-8") as stream:
                         record = json.load(stream)
+                elif not train_missing:
+                    print(f"{label}: not finished, left out", file=sys.stderr, flush=True)
+                    continue
                 else:
                     run_checkpoints = _checkpoint_dir(workdir, name, row, seed)
                     _, record = train_row(
