@@ -387,12 +387,23 @@ class VAE(keras.Model):
         """
         data_checks.check_model_input(self, x, "fit(x)")
         data_checks.check_model_input(self, validation_data, "fit(validation_data)")
+        validation_data = self._evenly_split(validation_data)
         return super().fit(x, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        """`keras.Model.evaluate`, after the same checks as `fit` (naming `evaluate(x)`)."""
+        """`keras.Model.evaluate`, after the same checks as `fit` (naming `evaluate(x)`).
+
+        Under several replicas a `tf.data.Dataset` is passed through
+        `replicas.split_batches_evenly` (Keras cannot evaluate uneven replica batches).
+        """
         data_checks.check_model_input(self, x, "evaluate(x)")
-        return super().evaluate(x, *args, **kwargs)
+        return super().evaluate(self._evenly_split(x), *args, **kwargs)
+
+    def _evenly_split(self, data):
+        count = self.distribute_strategy.num_replicas_in_sync
+        if count > 1 and isinstance(data, tf.data.Dataset):
+            return replicas.split_batches_evenly(data, count)
+        return data
 
     def make_train_function(self, force=False):
         self._resolve_replica_jit()

@@ -233,7 +233,7 @@ def _load_split(
 
 
 def _check_batches_split(config, num_replicas):
-    """Every batch must split evenly over the replicas (see `_split_evenly`)."""
+    """Every full batch must split evenly over the replicas (keras-team/keras#19246)."""
     for field in ("train.batch_size", "eval.batch_size"):
         group, name = field.split(".")
         if config[group][name] % num_replicas:
@@ -241,34 +241,6 @@ def _check_batches_split(config, num_replicas):
                 f"{field}={config[group][name]} must be a multiple of the {num_replicas} "
                 "replicas of the distribution strategy (the global batch is split evenly)."
             )
-
-
-def _split_evenly(dataset, num_replicas):
-    """Cuts the held-out set's last batch to a multiple of `num_replicas` examples.
-
-    Keras 3.15 on TF 2.21 cannot evaluate a batch that does not split evenly over the
-    replicas of a MirroredStrategy ("Inputs to operation AddN ... must have the same
-    size and shape", keras-team/keras#19246, also for a plain Dense model), so the last
-    `N mod num_replicas` held-out examples are left out (a warning says so). The logged
-    values stay exact means over the examples used: the model weights each replica's
-    batch mean by its examples.
-    """
-    logging.warning(
-        "Under %d replicas up to %d held-out example(s) at the end of the split are left "
-        "out of validation, so that every batch splits evenly (keras-team/keras#19246).",
-        num_replicas,
-        num_replicas - 1,
-    )
-
-    def cut(*batch):
-        rows = (tf.shape(tf.nest.flatten(batch)[0])[0] // num_replicas) * num_replicas
-        cut_batch = tf.nest.map_structure(lambda part: part[:rows], batch)
-        return cut_batch[0] if len(cut_batch) == 1 else cut_batch
-
-    def not_empty(*batch):
-        return tf.shape(tf.nest.flatten(batch)[0])[0] > 0
-
-    return dataset.map(cut).filter(not_empty)
 
 
 def build_train_stream(config, start_step=0):
@@ -303,8 +275,8 @@ def build_datasets(config, num_replicas=1):
 
     The training set drops its last partial batch so that compiled steps keep one
     static shape, and repeats when `train.steps_per_epoch` is set (epochs then need
-    not be passes over the data); the held-out set keeps every example, except under
-    several replicas (see `_split_evenly`).
+    not be passes over the data); the held-out set keeps every example (under several
+    replicas `VAE.fit`/`evaluate` cut its last batch, `replicas.split_batches_evenly`).
 
     Args:
       config: a validated config.
@@ -335,7 +307,5 @@ def build_datasets(config, num_replicas=1):
         batch_size=config.eval.batch_size,
         drop_remainder=False,
     )
-    if num_replicas > 1:
-        test = _split_evenly(test, num_replicas)
     image_shape = tuple(int(s) for s in train.element_spec.shape[1:])
     return train, test, image_shape

@@ -12,9 +12,11 @@ strategy) when there is one replica, so single-device numbers never change.
 - `fold_in_replica(seed)`: a replica-distinct seed (per-replica MCMC chains).
 - `batch_normal(shape, seed)`: per-example noise that depends on the example's position
   in the GLOBAL batch, so R replicas draw together exactly what one device draws.
+- `split_batches_evenly(dataset, R)`: evaluation batches Keras can split over R replicas.
 """
 
 import tensorflow as tf
+from absl import logging
 
 __all__ = [
     "all_reduce_mean",
@@ -24,6 +26,7 @@ __all__ = [
     "num_replicas",
     "replica_id",
     "scale_for_sum",
+    "split_batches_evenly",
 ]
 
 
@@ -117,3 +120,41 @@ def batch_normal(shape, seed, dtype=tf.float32, alg="auto_select"):
         tf.concat([[rows * count], shape[1:]], 0), seed=seed, dtype=dtype, alg=alg
     )
     return noise[replica_id() * rows : (replica_id() + 1) * rows]
+
+
+def split_batches_evenly(dataset, num_replicas):
+    """Cuts each batch of `dataset` to a multiple of `num_replicas` examples.
+
+    Keras 3.15 on TF 2.21 cannot evaluate a batch that does not split evenly over the
+    replicas of a MirroredStrategy ("Inputs to operation AddN ... must have the same
+    size and shape", keras-team/keras#19246, also for a plain Dense model). With batch
+    sizes divisible by `num_replicas` only the last batch changes: its last
+    `N mod num_replicas` examples are left out (a warning says so); batches left empty
+    are dropped. The VAE's logged values stay exact means over the examples used (each
+    replica's batch mean is weighted by its examples).
+
+    Args:
+      dataset: a batched `tf.data.Dataset` of tensors or tuples of tensors.
+      num_replicas: Python int >= 1.
+
+    Returns:
+      The dataset unchanged for one replica, else the cut one.
+    """
+    if num_replicas <= 1:
+        return dataset
+    logging.warning(
+        "Under %d replicas up to %d example(s) at the end of an evaluation dataset are "
+        "left out, so that every batch splits evenly (keras-team/keras#19246).",
+        num_replicas,
+        num_replicas - 1,
+    )
+
+    def cut(*batch):
+        rows = (tf.shape(tf.nest.flatten(batch)[0])[0] // num_replicas) * num_replicas
+        cut_batch = tf.nest.map_structure(lambda part: part[:rows], batch)
+        return cut_batch[0] if len(cut_batch) == 1 else cut_batch
+
+    def not_empty(*batch):
+        return tf.shape(tf.nest.flatten(batch)[0])[0] > 0
+
+    return dataset.map(cut).filter(not_empty)
