@@ -318,8 +318,8 @@ def log_likelihood(
         reporter.close()
     if not log_px:
         raise ValueError("log_likelihood got an empty dataset.")
-    result = _summarise(model, np.concatenate(log_px), np.concatenate(ess), num_samples, tau, start)
-    return dataclasses.replace(result, defensive_tau=defensive_tau)
+    log_px, ess = np.concatenate(log_px), np.concatenate(ess)
+    return _summarise(model, log_px, ess, num_samples, tau, defensive_tau, start)
 
 
 def _check_finite(log_px, index):
@@ -333,7 +333,7 @@ def _check_finite(log_px, index):
     return log_px
 
 
-def _summarise(model, log_px, ess, num_samples, tau, start):
+def _summarise(model, log_px, ess, num_samples, tau, defensive_tau, start):
     mean = float(np.mean(log_px))
     bits = None
     if getattr(model.likelihood, "is_discrete", False):
@@ -347,4 +347,5 @@ def _summarise(model, log_px, ess, num_samples, tau, start):
         num_samples=int(num_samples),
         tau=float(tau),
         seconds=time.time() - start,
+        defensive_tau=defensive_tau,
     )

@@ -48,6 +48,7 @@ from tf_smvae.training import augment_kid
 from tf_smvae.training import augment_study
 from tf_smvae.training import reports
 from tf_smvae.training import train_lib
+from tf_smvae.util import files
 from tf_smvae.util import images as images_lib
 from tf_smvae.util.errors import ConfigError
 
@@ -189,7 +190,11 @@ def _same_config(config, paths):
     if not (os.path.exists(paths.model) and os.path.exists(paths.config)):
         return False
     with open(paths.config, encoding="utf-8") as stream:
-        return json.load(stream) == json.loads(config.to_json_best_effort())
+        stored = json.load(stream)
+    # Fields a newer tf_smvae added to the config do not make a finished VAE stale.
+    return not files.changed_fields(
+        stored, json.loads(config.to_json_best_effort()), ignore_added=True
+    )
 
 
 def _vae(study, workdir, row, seed, label, row_configs, reference_config, settings):

@@ -257,6 +257,11 @@ def build_train_stream(config, start_step=0):
     Returns:
       An infinite `tf.data.Dataset` of training batches.
     """
+    return _train_split(config, repeat=True, validate=False, start_step=start_step)
+
+
+def _train_split(config, repeat, **kwargs):
+    """The training split: shuffled, full batches of `train.batch_size`."""
     return _load_split(
         config,
         "train",
@@ -264,9 +269,8 @@ def build_train_stream(config, start_step=0):
         shuffle=True,
         batch_size=config.train.batch_size,
         drop_remainder=True,
-        repeat=True,
-        validate=False,
-        start_step=start_step,
+        repeat=repeat,
+        **kwargs,
     )
 
 
@@ -290,15 +294,7 @@ def build_datasets(config, num_replicas=1):
         multiple of `num_replicas`.
     """
     _check_batches_split(config, num_replicas)
-    train = _load_split(
-        config,
-        "train",
-        config.dataset.num_train_examples,
-        shuffle=True,
-        batch_size=config.train.batch_size,
-        drop_remainder=True,
-        repeat=config.train.steps_per_epoch is not None,
-    )
+    train = _train_split(config, repeat=config.train.steps_per_epoch is not None)
     test = _load_split(
         config,
         "test",

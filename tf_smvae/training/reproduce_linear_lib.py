@@ -334,7 +334,7 @@ def run(
         configuration = table[name]
         data = linear_gaussian.simulate(configuration.latent_dims, seed=settings.data_seed)
         for row in rows:
-            records.setdefault(name, {}).setdefault(row, [])  # "-" cells if none finished
+            row_records = records.setdefault(name, {}).setdefault(row, [])  # [] -> "-" cells
             for seed in seeds:
                 path = _record_path(workdir, name, row, seed)
                 label = f"({name}) {row} seed {seed}"
@@ -353,7 +353,7 @@ def run(
                     shutil.rmtree(run_checkpoints, ignore_errors=True)
                 if settings.verbose:
                     print(linear_tables.summary_line(label, record), file=sys.stderr, flush=True)
-                records.setdefault(name, {}).setdefault(row, []).append(record)
+                row_records.append(record)
     results = linear_tables.aggregate(records)
     files.write_json(os.path.join(workdir, "results.json"), results)
     linear_tables.write_tables(results, workdir)
