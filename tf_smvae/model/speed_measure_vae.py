@@ -139,8 +139,8 @@ class SpeedMeasureVAE(vae_lib.VAE):
     def _metric_names(self):
         return vae_lib._METRIC_NAMES + _MCMC_METRICS
 
-    def _make_tracker(self, name):
-        return keras.metrics.Sum(name=name) if name in _COUNTS else super()._make_tracker(name)
+    def _sum_metric_names(self):
+        return _COUNTS
 
     def get_config(self):
         config = super().get_config()

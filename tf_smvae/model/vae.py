@@ -15,6 +15,7 @@ from tf_smvae import nn
 from tf_smvae.data import checks as data_checks
 from tf_smvae.model import likelihoods
 from tf_smvae.model import priors
+from tf_smvae.model import step_metrics
 from tf_smvae.util import replicas
 from tf_smvae.util import seeds
 from tf_smvae.util.errors import ConfigError
@@ -139,7 +140,10 @@ class VAE(keras.Model):
             aggregation="only_first_replica",
             name="seed_state",
         )
-        self._trackers = {name: self._make_tracker(name) for name in self._metric_names()}
+        self._step_metrics = step_metrics.StepMetrics(
+            self._metric_names(), sum_names=self._sum_metric_names()
+        )
+        self._metric_views = self._step_metrics.views()
         self._build_weights()
 
     # -- construction ------------------------------------------------------------------
@@ -187,8 +191,9 @@ class VAE(keras.Model):
     def _metric_names(self):
         return _METRIC_NAMES
 
-    def _make_tracker(self, name):
-        return keras.metrics.Mean(name=name)
+    def _sum_metric_names(self):
+        """The logged names that are summed over an epoch (counts), not averaged."""
+        return ()
 
     def get_config(self):
         config = super().get_config()
@@ -444,34 +449,29 @@ class VAE(keras.Model):
         return self._update_metrics(logs, x)
 
     def _update_metrics(self, logs, x):
-        """Updates the trackers named in `logs`; returns their running values.
+        """Updates the running values of `logs`; returns them.
 
-        Mean trackers are weighted by the examples in the batch `x`, so an epoch's value
-        is the mean over its examples even when the last batch is smaller (as Keras
-        weights its own loss tracker). Under a multi-replica strategy the values are
-        first all-reduced (counts summed, the others averaged weighted by each replica's
+        Means are weighted by the examples in the batch `x`, so an epoch's value is the
+        mean over its examples even when the last batch is smaller (as Keras weights its
+        own loss tracker). Under a multi-replica strategy the values are first
+        all-reduced (counts summed, the others averaged weighted by each replica's
         examples), so every replica tracks the global values.
         """
         logs, weight = self._all_reduce_logs(logs, tf.cast(tf.shape(x)[0], tf.float32))
-        for name, value in logs.items():
-            tracker = self._trackers[name]
-            if isinstance(tracker, keras.metrics.Sum):
-                tracker.update_state(value)
-            else:
-                tracker.update_state(value, sample_weight=weight)
-        return {name: self._trackers[name].result() for name in logs}
+        self._step_metrics.update_state(logs, weight)
+        return {name: self._step_metrics.value_of(name) for name in logs}
 
     def _all_reduce_logs(self, logs, num_examples):
         """Global step values and the global example count.
 
-        Sum trackers are summed over replicas; the others are averaged, each replica's
-        value weighted by its `num_examples` (a replica without examples, possible in an
+        Counts are summed over replicas; the others are averaged, each replica's value
+        weighted by its `num_examples` (a replica without examples, possible in an
         uneven last batch, has a NaN mean and weight 0: it is left out).
         """
         if replicas.num_replicas() == 1:
             return logs, num_examples
         reduced = dict(logs)
-        sums = [n for n in logs if isinstance(self._trackers[n], keras.metrics.Sum)]
+        sums = [n for n in logs if n in self._step_metrics.sum_names]
         means = [n for n in logs if n not in sums]
         if sums:
             values = tf.stack([tf.cast(logs[name], tf.float32) for name in sums])
@@ -486,4 +486,4 @@ class VAE(keras.Model):
 
     @property
     def metrics(self):
-        return list(self._trackers.values())
+        return list(self._metric_views)
