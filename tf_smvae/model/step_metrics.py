@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["StepMetric", "StepMetrics"]
+__all__ = ["BatchCounter", "StepMetric", "StepMetrics"]
 
 
 class StepMetrics(keras.metrics.Metric):
@@ -133,3 +133,41 @@ class StepMetric(keras.metrics.Metric):
 
     def reset_state(self):
         self._parent.reset_state()
+
+
+class BatchCounter(keras.metrics.Metric):
+    """A count of the batches a model has evaluated since its last `reset_state`.
+
+    `VAE.test_step` seeds batch i of an `evaluate` call by i, and `VAE.evaluate` resets
+    the count first: an evaluation draws the same noise whenever it runs and leaves the
+    training seed stream untouched. (Under a distribution strategy Keras runs the step
+    function once more than there are batches, which advanced a shared counter further
+    than on one device, so the training noise after the first validation differed.)
+    The count is the first replica's (`only_first_replica`), the same on every replica.
+    """
+
+    def __init__(self, name="batch_counter", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.count = self.add_variable(
+            shape=(),
+            initializer="zeros",
+            dtype="int32",
+            aggregation="only_first_replica",
+            name="count",
+        )
+
+    def next_index(self):
+        """Returns the current count (int32 scalar) and advances it by one."""
+        index = self.count.value
+        self.count.assign(index + 1)
+        return index
+
+    def update_state(self, *args, **kwargs):
+        del args, kwargs
+        self.next_index()
+
+    def result(self):
+        return self.count.value
+
+    def reset_state(self):
+        self.count.assign(0)

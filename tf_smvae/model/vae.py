@@ -144,6 +144,7 @@ class VAE(keras.Model):
             self._metric_names(), sum_names=self._sum_metric_names()
         )
         self._metric_views = self._step_metrics.views()
+        self._eval_batches = step_metrics.BatchCounter(name="eval_batches")
         self._build_weights()
 
     # -- construction ------------------------------------------------------------------
@@ -398,10 +399,14 @@ class VAE(keras.Model):
     def evaluate(self, x=None, *args, **kwargs):
         """`keras.Model.evaluate`, after the same checks as `fit` (naming `evaluate(x)`).
 
+        Batch i of every call draws the same noise (`test_seed`); `fit`'s validation
+        runs through here too.
+
         Under several replicas a `tf.data.Dataset` is passed through
         `replicas.split_batches_evenly` (Keras cannot evaluate uneven replica batches).
         """
         data_checks.check_model_input(self, x, "evaluate(x)")
+        self._eval_batches.reset_state()
         return super().evaluate(self._evenly_split(x), *args, **kwargs)
 
     def _evenly_split(self, data):
@@ -443,9 +448,20 @@ class VAE(keras.Model):
     def _test_logs(self, x, seed):
         return self._elbo_loss(x, seed)[1]
 
+    def test_seed(self):
+        """The int32[2] seed of the next batch of this `evaluate` call.
+
+        Batch i of every evaluation gets the same seed (a function of the model's seed
+        and i), so evaluating twice gives the same values and validation never moves the
+        training seed stream.
+        """
+        index = self._eval_batches.next_index()
+        base = tf.stack([tf.constant(self.seed, tf.int32), index])
+        return seeds.split_seed(base, n=1, salt="test_step")[0]
+
     def test_step(self, data):
         x = _images(data)
-        logs = self._replica_compiled(self._test_logs)(x, self.next_seed("test_step"))
+        logs = self._replica_compiled(self._test_logs)(x, self.test_seed())
         return self._update_metrics(logs, x)
 
     def _update_metrics(self, logs, x):
@@ -459,7 +475,8 @@ class VAE(keras.Model):
         """
         logs, weight = self._all_reduce_logs(logs, tf.cast(tf.shape(x)[0], tf.float32))
         self._step_metrics.update_state(logs, weight)
-        return {name: self._step_metrics.value_of(name) for name in logs}
+        running = {name: self._step_metrics.value_of(name) for name in logs}
+        return replicas.for_keras_reduction(running)
 
     def _all_reduce_logs(self, logs, num_examples):
         """Global step values and the global example count.

@@ -7,7 +7,10 @@ r"""`tf.distribute` strategies for training (DESIGN section 9).
   default       `tf.distribute.get_strategy()` (one device, nothing changes);
   mirrored      `MirroredStrategy` over the logical GPUs, or the logical CPU devices when
                 there is no GPU (`train.cpu_devices=N` makes N of them);
-  multi_worker  `MultiWorkerMirroredStrategy`, cluster from the `TF_CONFIG` variable;
+  multi_worker  `MultiWorkerMirroredStrategy`, cluster from the `TF_CONFIG` variable
+                (every worker runs the same command; give each its own --workdir:
+                all of them write checkpoints, logs and exports, so a shared one
+                would be written by several processes at once);
   tpu           `TPUStrategy` through `TPUClusterResolver` (local / env TPU).
 
 What the models do under a strategy with R replicas (`tf_smvae/util/replicas.py`):
@@ -20,7 +23,11 @@ losses and kernel gradients are divided by R before the optimizers' summing all-
 statistics are averaged over replicas BEFORE the beta rule and dual averaging, whose
 variables (like the seed counter and the MCMC phase flag) are `only_first_replica`
 variables, so beta, h, C and the dual-averaging state stay identical on every replica;
-logged values are all-reduced (means; counts summed), so the logs are global.
+logged values are all-reduced (means; counts summed), so the logs are global;
+evaluation batches are seeded by their index in the `evaluate` call, not by the
+training seed counter (Keras runs the step function once more than there are batches
+under a strategy). `tests/training/test_multi_worker.py` runs 2 local workers and 2
+logical devices: both log the single-device curve to 1e-5.
 
 XLA: with one replica Keras compiles the whole training step (`train.jit_compile`).
 With several replicas it cannot: one XLA cluster would read every replica's variables

@@ -13,6 +13,7 @@ strategy) when there is one replica, so single-device numbers never change.
 - `batch_normal(shape, seed)`: per-example noise that depends on the example's position
   in the GLOBAL batch, so R replicas draw together exactly what one device draws.
 - `split_batches_evenly(dataset, R)`: evaluation batches Keras can split over R replicas.
+- `for_keras_reduction(logs)`: step logs in the shape Keras's multi-worker reduction takes.
 """
 
 import tensorflow as tf
@@ -23,6 +24,7 @@ __all__ = [
     "all_reduce_sum",
     "batch_normal",
     "fold_in_replica",
+    "for_keras_reduction",
     "num_replicas",
     "replica_id",
     "scale_for_sum",
@@ -77,6 +79,27 @@ def all_reduce_mean(value):
 def all_reduce_sum(value):
     """Sum over replicas of a (nest of) tensor(s); identity with one replica."""
     return _all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def for_keras_reduction(logs):
+    """Step logs that Keras can reduce over the replicas of any strategy.
+
+    Under `MultiWorkerMirroredStrategy` Keras 3 reduces a train step's outputs with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars ("Invalid reduction
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388). There the
+    scalars are returned as [1] tensors (their mean over axis 0 is the scalar again; our
+    logs are already all-reduced, so equal on every replica); elsewhere `logs` is
+    returned unchanged.
+
+    Args:
+      logs: dict name -> scalar tensor.
+
+    Returns:
+      dict name -> tensor.
+    """
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
 def fold_in_replica(seed):
