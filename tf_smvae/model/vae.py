@@ -410,8 +410,8 @@ class VAE(keras.Model):
         return super().evaluate(self._evenly_split(x), *args, **kwargs)
 
     def _evenly_split(self, data):
-        count = self.distribute_strategy.num_replicas_in_sync
-        if count > 1 and isinstance(data, tf.data.Dataset):
+        if isinstance(data, tf.data.Dataset):  # identity for one replica
+            count = self.distribute_strategy.num_replicas_in_sync
             return replicas.split_batches_evenly(data, count)
         return data
 
@@ -475,8 +475,8 @@ class VAE(keras.Model):
         """
         logs, weight = self._all_reduce_logs(logs, tf.cast(tf.shape(x)[0], tf.float32))
         self._step_metrics.update_state(logs, weight)
-        running = {name: self._step_metrics.value_of(name) for name in logs}
-        return replicas.for_keras_reduction(running)
+        running = self._step_metrics.result()  # one division for all names
+        return replicas.for_keras_reduction({name: running[name] for name in logs})
 
     def _all_reduce_logs(self, logs, num_examples):
         """Global step values and the global example count.

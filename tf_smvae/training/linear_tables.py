@@ -93,10 +93,6 @@ def _diverged_note(entry):
     return f" [diverged: seed {', '.join(map(str, seeds))}]" if seeds else ""
 
 
-def _cell(entry):
-    return reports.cell(entry)
-
-
 def _paper(value):
     return "n/a" if value is None else value
 
@@ -118,8 +114,11 @@ def format_table4(results):
         for name in names:
             ours = results[name].get(row, {})
             paper = PAPER_TABLE4.get(row, {}).get(name, (None, None))
-            cells += [_cell(ours.get("kappa_posterior")) + _diverged_note(ours), _paper(paper[0])]
-            cells += [_cell(ours.get("kappa_transformed")), _paper(paper[1])]
+            cells += [
+                reports.cell(ours.get("kappa_posterior")) + _diverged_note(ours),
+                _paper(paper[0]),
+            ]
+            cells += [reports.cell(ours.get("kappa_transformed")), _paper(paper[1])]
         lines.append(_table_line(cells))
     title = "# Table 4: condition numbers of the learned linear hVAE (mean (std) over seeds)\n\n"
     return title + "\n".join(lines) + "\n"
@@ -137,7 +136,7 @@ def format_table5(results):
         for name in names:
             ours = results[name].get(row, {})
             cells += [
-                _cell(ours.get("delta_log_px")) + _diverged_note(ours),
+                reports.cell(ours.get("delta_log_px")) + _diverged_note(ours),
                 _paper(PAPER_TABLE5.get(row, {}).get(name)),
             ]
         lines.append(_table_line(cells))
