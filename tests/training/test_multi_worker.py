@@ -1,8 +1,9 @@
 """bin/train.py under MultiWorkerMirroredStrategy (2 local workers) and MirroredStrategy
 (2 logical CPU devices) logs the single-device run's values, validation included.
 
-Two worker processes on localhost form the cluster through `TF_CONFIG`, each with its
-own workdir (workers do not share one; see `training/distribute.py`). The smoke config
+Two worker processes on localhost form the cluster through `TF_CONFIG` and share one
+workdir, which only the chief writes (`training/distribute.py`); the multi-worker run
+is stopped after its first epoch and resumed by rerunning the commands. The smoke config
 runs 2 epochs with a validation pass after each: before 2026-11-22 the validation under
 a strategy advanced the model's seed counter once more than on one device, so the
 second epoch's training noise, and every value after it, differed from the
@@ -92,28 +93,48 @@ def test_mirrored_two_epochs_with_validation_match_one_device(single_device, tmp
     _assert_same_curve(single_device, _metrics(workdir))
 
 
-def test_two_local_workers_match_one_device(single_device, tmp_path):
+def _run_workers(workdir, *flags):
+    """Runs 2 local workers (one cluster) sharing `workdir`; fails on any worker's error."""
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     workers = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        workdir = str(tmp_path / f"worker{index}")
-        process = subprocess.Popen(
-            _train_command(workdir, "--strategy=multi_worker"),
-            cwd=_ROOT,
-            env=_env(TF_CONFIG=tf_config),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        workers.append(
+            subprocess.Popen(
+                _train_command(workdir, "--strategy=multi_worker", *flags),
+                cwd=_ROOT,
+                env=_env(TF_CONFIG=tf_config),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
-        workers.append((process, workdir))
-    for process, _ in workers:
+    outputs = []
+    for process in workers:
         try:
             stdout, stderr = process.communicate(timeout=300)
         except subprocess.TimeoutExpired:
-            for other, _ in workers:
+            for other in workers:
                 other.kill()
             raise
         assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
-    for _, workdir in workers:
-        _assert_same_curve(single_device, _metrics(workdir))
+        outputs.append(stdout)
+    return outputs
+
+
+def test_two_local_workers_share_a_workdir_resume_and_match_one_device(single_device, tmp_path):
+    workdir = str(tmp_path / "run")
+    _run_workers(workdir, "--config.train.epochs=1")
+    # Only the chief (worker 0) wrote: one line per epoch, one set of checkpoints, and
+    # no worker scratch folder left behind.
+    assert len(_metrics(workdir)) == 1
+    assert not [name for name in os.listdir(workdir) if name.startswith("workertemp")]
+    first_checkpoints = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+    assert "ckpt-4.index" in first_checkpoints, first_checkpoints
+    # The same commands with one more epoch resume both workers from the chief's checkpoint.
+    outputs = _run_workers(workdir)
+    assert all("Resuming from" in output for output in outputs), outputs
+    _assert_same_curve(single_device, _metrics(workdir))
+    assert sorted(os.listdir(workdir)) == sorted(
+        ["checkpoints", "config.json", "metrics.jsonl", "model.keras", "tensorboard"]
+    )

@@ -45,16 +45,21 @@ class TrainingCheckpoint:
     completed epochs.
     """
 
-    def __init__(self, model, directory, max_to_keep=2):
+    def __init__(self, model, directory, max_to_keep=2, scratch_directory=None):
         """Creates the checkpoint and removes stale temporary folders of killed saves.
 
         Args:
           model: a compiled `tf_smvae.VAE` (its optimizers are built here).
           directory: where checkpoints are written.
           max_to_keep: checkpoints kept on disk.
+          scratch_directory: for a process that must take part in saves without
+            writing them (a non-chief multi-worker task, `distribute.is_chief`):
+            `save` writes under this folder and deletes it again, and `directory`
+            is only read, by `restore`.
         """
         self.model = model
         self.directory = directory
+        self.scratch_directory = scratch_directory
         self.completed_epochs = tf.Variable(0, dtype=tf.int64, trainable=False)
         optimizers = _optimizers(model)
         if not model.optimizer.built:
@@ -65,7 +70,8 @@ class TrainingCheckpoint:
         self._manager = tf.train.CheckpointManager(
             self._checkpoint, directory, max_to_keep=max_to_keep, checkpoint_name=_PREFIX
         )
-        _remove_stale_temporaries(directory)
+        if scratch_directory is None:
+            _remove_stale_temporaries(directory)
 
     @property
     def latest(self):
@@ -93,8 +99,16 @@ class TrainingCheckpoint:
         return listed
 
     def save(self, step):
-        """Writes a checkpoint numbered `step`; returns its path prefix."""
-        return self._manager.save(checkpoint_number=int(step))
+        """Writes a checkpoint numbered `step`.
+
+        Returns:
+          Its path prefix, or None when the save went to the scratch directory.
+        """
+        if self.scratch_directory is None:
+            return self._manager.save(checkpoint_number=int(step))
+        self._checkpoint.write(os.path.join(self.scratch_directory, f"{_PREFIX}-{int(step)}"))
+        shutil.rmtree(self.scratch_directory, ignore_errors=True)
+        return None
 
     def restore(self, path=None):
         """Restores `path`, or the newest checkpoint that can be read.

@@ -8,9 +8,8 @@ r"""`tf.distribute` strategies for training (DESIGN section 9).
   mirrored      `MirroredStrategy` over the logical GPUs, or the logical CPU devices when
                 there is no GPU (`train.cpu_devices=N` makes N of them);
   multi_worker  `MultiWorkerMirroredStrategy`, cluster from the `TF_CONFIG` variable
-                (every worker runs the same command; give each its own --workdir:
-                all of them write checkpoints, logs and exports, so a shared one
-                would be written by several processes at once);
+                (every worker runs the same command with the same --workdir, on a
+                file system that all of them see; see "Who writes" below);
   tpu           `TPUStrategy` through `TPUClusterResolver` (local / env TPU).
 
 What the models do under a strategy with R replicas (`tf_smvae/util/replicas.py`):
@@ -29,6 +28,15 @@ training seed counter (Keras runs the step function once more than there are bat
 under a strategy). `tests/training/test_multi_worker.py` runs 2 local workers and 2
 logical devices: both log the single-device curve to 1e-5.
 
+Who writes (multi_worker): only the chief (the "chief" task, or worker 0 when the
+cluster has no chief; `is_chief`) writes the workdir: config.json, metrics.jsonl,
+samples/, tensorboard/, checkpoints/ and model.keras. Every worker restores from the
+workdir's checkpoints/, so a rerun of the same commands resumes all of them from the
+chief's newest checkpoint. The other workers still take part in every save (a save can
+read variables whose value needs the other workers, the pattern TensorFlow's own
+multi-worker guides follow) but write it under `workdir/workertemp_<task id>/`
+(`worker_temp_dir`), which they delete straight after each save.
+
 XLA: with one replica Keras compiles the whole training step (`train.jit_compile`).
 With several replicas it cannot: one XLA cluster would read every replica's variables
 ("Trying to access resource .../replica_1 located in device CPU:1 from device CPU:0"
@@ -39,6 +47,8 @@ the all-reduces, optimizer updates and state assignments run around it uncompile
 A `.keras` file saved under several replicas therefore reloads with `jit_compile=False`.
 """
 
+import os
+
 import tensorflow as tf
 
 from tf_smvae.util.errors import ConfigError
@@ -48,7 +58,9 @@ __all__ = [
     "STRATEGIES",
     "check_config",
     "configure_cpu_devices",
+    "is_chief",
     "make_strategy",
+    "worker_temp_dir",
 ]
 
 STRATEGIES = Registry("distribution strategy")
@@ -147,3 +159,25 @@ def make_strategy(config):
     check_config(config)
     configure_cpu_devices(config.train.cpu_devices)
     return STRATEGIES.get(config.train.strategy, field="train.strategy")()
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's files (`strategy.extended.should_checkpoint`).
+
+    True for every single-process strategy; under `MultiWorkerMirroredStrategy` true
+    only for the chief task, or for worker 0 when the cluster has no chief.
+    """
+    return bool(strategy.extended.should_checkpoint)
+
+
+def worker_temp_dir(workdir, strategy):
+    """Where a non-chief worker writes its throw-away copies: `workdir/workertemp_<id>`.
+
+    Args:
+      workdir: the run's directory (shared by all workers).
+      strategy: the run's strategy; `is_chief(strategy)` must be False.
+
+    Returns:
+      The directory path (not created).
+    """
+    return os.path.join(workdir, f"workertemp_{strategy.cluster_resolver.task_id}")

@@ -23,6 +23,7 @@ after the resumption, and the TensorBoard log keeps the killed run's partial eve
 
 import json
 import os
+import shutil
 
 import keras
 import ml_collections
@@ -59,8 +60,11 @@ class RunPaths:
         self.export = os.path.join(workdir, "export")
 
 
-def _write_config(config, paths):
-    """Writes config.json, or checks that a resumed run uses the same config."""
+def _write_config(config, paths, chief=True):
+    """Writes config.json, or checks that a resumed run uses the same config.
+
+    A non-chief worker (`chief=False`) only checks the chief's file, when it exists.
+    """
     resolved = json.loads(config.to_json_best_effort())
     if os.path.exists(paths.config):
         previous = _read_config(paths.config)
@@ -71,7 +75,8 @@ def _write_config(config, paths):
                 f"{paths.workdir!r} holds a run with a different config ({details}). "
                 "Rerun with the same settings to resume, or use a new --workdir."
             )
-    files.write_json(paths.config, resolved, sort_keys=True)
+    if chief:
+        files.write_json(paths.config, resolved, sort_keys=True)
 
 
 def _read_config(path):
@@ -129,10 +134,13 @@ def _reference_images(test, num=8):
     return images[0] if isinstance(images, tuple) else images
 
 
-def _callbacks(config, paths, model, checkpoint, test):
+def _callbacks(config, paths, checkpoint, test, chief=True):
+    """The fit callbacks; only the chief (`distribute.is_chief`) logs and draws grids."""
     every = config.train.checkpoint_every_steps
-    return [
-        callbacks_lib.CheckpointCallback(checkpoint, every_steps=every),
+    saving = [callbacks_lib.CheckpointCallback(checkpoint, every_steps=every)]
+    if not chief:
+        return saving + [keras.callbacks.TerminateOnNaN()]
+    return saving + [
         callbacks_lib.MetricsLogger(paths.metrics),
         callbacks_lib.SampleGrid(
             paths.samples,
@@ -233,14 +241,19 @@ def run(config, workdir, reference_config=None):
     train, test, image_shape = builders.build_datasets(config, strategy.num_replicas_in_sync)
     steps_per_epoch = _steps_per_epoch(config, train)
     paths = RunPaths(workdir)
+    chief = distribute.is_chief(strategy)
+    scratch = None if chief else distribute.worker_temp_dir(workdir, strategy)
     os.makedirs(workdir, exist_ok=True)
-    _write_config(config, paths)
+    _write_config(config, paths, chief)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = builders.build_model(config, image_shape)
         builders.compile_model(model, config, steps_per_epoch)
         checkpoint = checkpoints.TrainingCheckpoint(
-            model, paths.checkpoints, max_to_keep=config.train.keep_checkpoints
+            model,
+            paths.checkpoints,
+            max_to_keep=config.train.keep_checkpoints,
+            scratch_directory=scratch,
         )
         restored = checkpoint.restore()
     if restored:
@@ -248,14 +261,25 @@ def run(config, workdir, reference_config=None):
     fit_kwargs = dict(
         validation_data=test,
         shuffle=False,  # the pipeline shuffles, seeded
-        callbacks=_callbacks(config, paths, model, checkpoint, test),
+        callbacks=_callbacks(config, paths, checkpoint, test, chief),
         verbose=config.train.verbose,
     )
     history = _fit(model, config, steps_per_epoch, fit_kwargs)
     _check_finite(history, paths)
-    model.save(paths.model)
-    _report(paths)
+    _save_model(model, paths, scratch)
+    if chief:
+        _report(paths)
     return model
+
+
+def _save_model(model, paths, scratch=None):
+    """Saves model.keras; a non-chief worker saves into `scratch` and deletes it."""
+    if scratch is None:
+        model.save(paths.model)
+        return
+    os.makedirs(scratch, exist_ok=True)
+    model.save(os.path.join(scratch, os.path.basename(paths.model)))
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _report(paths):
