@@ -18,6 +18,12 @@ How the 2-replica runs are compared with one device (same global batch 20, same 
   code, so any error in the loss/gradient scaling, the all-reduce of the acceptance
   before the beta rule, the metric reduction or the replica seeds shows up.
 Both optimizers are SGD (Adam would hide a wrong gradient scale: it is invariant to it).
+XLA: the comparisons run with `jit_compile=True` (whole-step XLA on one device, the
+per-replica XLA of `VAE._resolve_replica_jit` on two), and the VAE also without XLA.
+The MCMC phase without XLA is not bit-reproducible between two processes: now and then
+a value parts by ~1e-7, and a single accept/reject flip then makes a 1e-3 difference.
+Until 2026-11-22 this comparison ran without XLA and failed in 4 of 20 runs (max
+relative difference 5e-4 to 1.3e-3).
 Tolerance: relative 1e-5 on every logged value and on beta, h, C and the weights (float32
 sums in another order differ by ~1e-6 relative; an accept/reject flip or a factor-2 scale
 error gives differences of 1e-2 and more).
@@ -42,7 +48,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 TOLERANCE = 1e-5
 
 _SCRIPT = r"""
-import json, sys
+import json, sys, warnings
 import numpy as np
 from configs import base
 from configs import smoke
@@ -124,7 +130,13 @@ def kl(strategy, num_examples, batch_size, arrays=False):
             x[:num_examples], batch_size=batch_size, verbose=0, return_dict=True
         )["kl"]
     held_out = tf.data.Dataset.from_tensor_slices(x[:num_examples]).batch(batch_size)
-    return model.evaluate(held_out, verbose=0, return_dict=True)["kl"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = model.evaluate(held_out, verbose=0, return_dict=True)["kl"]
+    # Keras warns "Your input ran out of data" when it runs the step past the end.
+    if any("ran out of data" in str(warning.message) for warning in caught):
+        raise AssertionError("evaluate ran past the end of the dataset")
+    return value
 
 
 mirrored = distribute.make_strategy(config)
@@ -133,11 +145,16 @@ jit = sys.argv[1] == "jit"
 results = {"replicas": mirrored.num_replicas_in_sync}
 results["vae_1"] = train(vae_lib.VAE, default, 2, jit)
 results["vae_2"] = train(vae_lib.VAE, mirrored, 2, jit)
+if sys.argv[2:] == ["vae_only"]:
+    print("RESULTS " + json.dumps(results))
+    sys.exit(0)
 results["smvae_1"] = train(_ReplicaEmulatingSMVAE, default, 3, jit, **MCMC)
 results["smvae_2"] = train(speed_measure_vae.SpeedMeasureVAE, mirrored, 3, jit, **MCMC)
 results["kl_one_batch"] = kl(default, 6, 6)
 results["kl_uneven_1"] = kl(default, 6, 4)  # batches of 4 and 2
 results["kl_uneven_2"] = kl(mirrored, 7, 4)  # 4 and 3, cut to 2: the first 6 examples
+results["kl_first_8"] = kl(default, 8, 8)
+results["kl_emptied_2"] = kl(mirrored, 9, 4)  # 4, 4 and 1, cut to 0: the first 8 examples
 results["kl_arrays_7"] = kl(mirrored, 7, 4, arrays=True)  # 4 and 3, all 7 examples
 results["kl_arrays_7_one_batch"] = kl(default, 7, 7)
 print("RESULTS " + json.dumps(results))
@@ -172,20 +189,35 @@ def _max_relative_difference(one, two):
     return max(abs(p - q) / max(abs(p), abs(q), 1e-3) for p, q in zip(a, b))
 
 
-@pytest.fixture(scope="module")
-def comparison():
-    stdout = _run([sys.executable, "-c", _SCRIPT, "nojit"])
+def _results(*args):
+    stdout = _run([sys.executable, "-c", _SCRIPT, *args])
     line = next(line for line in stdout.splitlines() if line.startswith("RESULTS "))
     return json.loads(line[len("RESULTS ") :])
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    # With XLA (the default): the MCMC phase without XLA is not bit-reproducible (see
+    # the module docstring), so its comparison would fail now and then.
+    return _results("jit")
+
+
+@pytest.fixture(scope="module")
+def comparison_without_xla():
+    return _results("nojit", "vae_only")
 
 
 def test_two_replicas_are_really_used(comparison):
     assert comparison["replicas"] == 2
 
 
-@pytest.mark.parametrize("model", ["vae", "smvae"])
-def test_two_replicas_match_one_device(comparison, model):
-    one, two = comparison[f"{model}_1"], comparison[f"{model}_2"]
+@pytest.mark.parametrize("model", ["vae", "smvae", "vae_without_xla"])
+def test_two_replicas_match_one_device(request, model):
+    if model == "vae_without_xla":
+        model, results = "vae", request.getfixturevalue("comparison_without_xla")
+    else:
+        results = request.getfixturevalue("comparison")
+    one, two = results[f"{model}_1"], results[f"{model}_2"]
     assert sorted(one) == sorted(two)
     assert sorted(one["history"]) == sorted(two["history"])
     difference = _max_relative_difference(one, two)
@@ -196,6 +228,11 @@ def test_two_replicas_match_one_device(comparison, model):
 @pytest.mark.parametrize("replicas", [1, 2])
 def test_uneven_last_batch_gives_the_mean_over_examples(comparison, replicas):
     expected, value = comparison["kl_one_batch"], comparison[f"kl_uneven_{replicas}"]
+    assert abs(value - expected) <= TOLERANCE * abs(expected), (value, expected)
+
+
+def test_a_last_batch_cut_to_nothing_counts_no_examples(comparison):
+    expected, value = comparison["kl_first_8"], comparison["kl_emptied_2"]
     assert abs(value - expected) <= TOLERANCE * abs(expected), (value, expected)
 
 

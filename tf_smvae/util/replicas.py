@@ -152,16 +152,19 @@ def split_batches_evenly(dataset, num_replicas):
     replicas of a MirroredStrategy ("Inputs to operation AddN ... must have the same
     size and shape", keras-team/keras#19246, also for a plain Dense model). With batch
     sizes divisible by `num_replicas` only the last batch changes: its last
-    `N mod num_replicas` examples are left out (a warning says so); batches left empty
-    are dropped. The VAE's logged values stay exact means over the examples used (each
-    replica's batch mean is weighted by its examples).
+    `N mod num_replicas` examples are left out (a warning says so). A batch cut to
+    nothing stays, empty (it splits evenly, and the VAE weights it by its 0 examples):
+    dropping it would make the dataset's length unknown, and Keras would then run the
+    step function once past the end and warn "Your input ran out of data". The VAE's
+    logged values stay exact means over the examples used (each replica's batch mean
+    is weighted by its examples).
 
     Args:
       dataset: a batched `tf.data.Dataset` of tensors or tuples of tensors.
       num_replicas: Python int >= 1.
 
     Returns:
-      The dataset unchanged for one replica, else the cut one.
+      The dataset unchanged for one replica, else the cut one (same cardinality).
     """
     if num_replicas <= 1:
         return dataset
@@ -177,7 +180,4 @@ def split_batches_evenly(dataset, num_replicas):
         cut_batch = tf.nest.map_structure(lambda part: part[:rows], batch)
         return cut_batch[0] if len(cut_batch) == 1 else cut_batch
 
-    def not_empty(*batch):
-        return tf.shape(tf.nest.flatten(batch)[0])[0] > 0
-
-    return dataset.map(cut).filter(not_empty)
+    return dataset.map(cut)
