@@ -140,9 +140,10 @@ class BatchCounter(keras.metrics.Metric):
 
     `VAE.test_step` seeds batch i of an `evaluate` call by i, and `VAE.evaluate` resets
     the count first: an evaluation draws the same noise whenever it runs and leaves the
-    training seed stream untouched. (Under a distribution strategy Keras runs the step
-    function once more than there are batches, which advanced a shared counter further
-    than on one device, so the training noise after the first validation differed.)
+    training seed stream untouched. (On a dataset of unknown length Keras runs the step
+    function once more than there are batches; under a strategy this once advanced a
+    shared counter further than on one device, so the training noise after the first
+    validation differed.)
     The count is the first replica's (`only_first_replica`), the same on every replica.
     """
 

@@ -24,8 +24,8 @@ variables (like the seed counter and the MCMC phase flag) are `only_first_replic
 variables, so beta, h, C and the dual-averaging state stay identical on every replica;
 logged values are all-reduced (means; counts summed), so the logs are global;
 evaluation batches are seeded by their index in the `evaluate` call, not by the
-training seed counter (Keras runs the step function once more than there are batches
-under a strategy). `tests/training/test_multi_worker.py` runs 2 local workers and 2
+training seed counter (evaluating a dataset of unknown length, Keras runs the step
+function once more than there are batches). `tests/training/test_multi_worker.py` runs 2 local workers and 2
 logical devices: both log the single-device curve to 1e-5.
 
 Who writes (multi_worker): only the chief (the "chief" task, or worker 0 when the
