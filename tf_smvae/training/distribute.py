@@ -25,8 +25,8 @@ variables, so beta, h, C and the dual-averaging state stay identical on every re
 logged values are all-reduced (means; counts summed), so the logs are global;
 evaluation batches are seeded by their index in the `evaluate` call, not by the
 training seed counter (evaluating a dataset of unknown length, Keras runs the step
-function once more than there are batches). `tests/training/test_multi_worker.py` runs 2 local workers and 2
-logical devices: both log the single-device curve to 1e-5.
+function once more than there are batches). `tests/training/test_multi_worker.py`
+runs 2 local workers and 2 logical devices: both log the single-device curve to 1e-5.
 
 Who writes (multi_worker): only the chief (the "chief" task, or worker 0 when the
 cluster has no chief; `is_chief`) writes the workdir: config.json, metrics.jsonl,
