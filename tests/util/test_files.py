@@ -1,4 +1,9 @@
-"""util.files: config diffs used to refuse resuming a run with other settings."""
+"""util.files: config diffs used to refuse resuming a run with other settings, and the
+throw-away folders of non-chief workers."""
+
+import os
+
+import pytest
 
 from tf_smvae.util import files
 
@@ -22,3 +27,15 @@ def test_added_keys_can_be_ignored_for_runs_stored_by_an_older_version():
     assert "train.epochs: 10 -> 11" in files.describe_changes(
         old, {"train": {"epochs": 11}}, ["train.epochs"]
     )
+
+
+def test_discarded_directory_is_gone_afterwards_even_after_an_error(tmp_path):
+    path = str(tmp_path / "workertemp_1")
+    with files.discarded_directory(path) as folder:
+        open(os.path.join(folder, "ckpt-4.index"), "w").close()
+        assert os.path.exists(os.path.join(path, "ckpt-4.index"))
+    assert not os.path.exists(path)
+    with pytest.raises(RuntimeError):
+        with files.discarded_directory(path):
+            raise RuntimeError("save failed")
+    assert not os.path.exists(path)

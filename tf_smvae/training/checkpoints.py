@@ -31,6 +31,8 @@ import sys
 
 import tensorflow as tf
 
+from tf_smvae.util import files
+
 __all__ = ["TrainingCheckpoint"]
 
 _PREFIX = "ckpt"
@@ -106,8 +108,8 @@ class TrainingCheckpoint:
         """
         if self.scratch_directory is None:
             return self._manager.save(checkpoint_number=int(step))
-        self._checkpoint.write(os.path.join(self.scratch_directory, f"{_PREFIX}-{int(step)}"))
-        shutil.rmtree(self.scratch_directory, ignore_errors=True)
+        with files.discarded_directory(self.scratch_directory) as scratch:
+            self._checkpoint.write(os.path.join(scratch, f"{_PREFIX}-{int(step)}"))
         return None
 
     def restore(self, path=None):

@@ -23,7 +23,6 @@ after the resumption, and the TensorBoard log keeps the killed run's partial eve
 
 import json
 import os
-import shutil
 
 import keras
 import ml_collections
@@ -137,20 +136,19 @@ def _reference_images(test, num=8):
 def _callbacks(config, paths, checkpoint, test, chief=True):
     """The fit callbacks; only the chief (`distribute.is_chief`) logs and draws grids."""
     every = config.train.checkpoint_every_steps
-    saving = [callbacks_lib.CheckpointCallback(checkpoint, every_steps=every)]
-    if not chief:
-        return saving + [keras.callbacks.TerminateOnNaN()]
-    return saving + [
-        callbacks_lib.MetricsLogger(paths.metrics),
-        callbacks_lib.SampleGrid(
-            paths.samples,
-            _reference_images(test),
-            num_samples=config.train.num_sample_images,
-            seed=config.seed,
-        ),
-        keras.callbacks.TensorBoard(paths.tensorboard, update_freq="epoch"),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    callbacks = [callbacks_lib.CheckpointCallback(checkpoint, every_steps=every)]
+    if chief:
+        callbacks += [
+            callbacks_lib.MetricsLogger(paths.metrics),
+            callbacks_lib.SampleGrid(
+                paths.samples,
+                _reference_images(test),
+                num_samples=config.train.num_sample_images,
+                seed=config.seed,
+            ),
+            keras.callbacks.TensorBoard(paths.tensorboard, update_freq="epoch"),
+        ]
+    return callbacks + [keras.callbacks.TerminateOnNaN()]
 
 
 def _steps_per_epoch(config, train):
@@ -277,9 +275,8 @@ def _save_model(model, paths, scratch=None):
     if scratch is None:
         model.save(paths.model)
         return
-    os.makedirs(scratch, exist_ok=True)
-    model.save(os.path.join(scratch, os.path.basename(paths.model)))
-    shutil.rmtree(scratch, ignore_errors=True)
+    with files.discarded_directory(scratch) as folder:
+        model.save(os.path.join(folder, os.path.basename(paths.model)))
 
 
 def _report(paths):

@@ -1,10 +1,40 @@
-"""Atomic file writes (temporary file + `os.replace`) and the flat diff of two configs."""
+"""Atomic file writes (temporary file + `os.replace`), throw-away folders, and the flat
+diff of two configs."""
 
+import contextlib
 import json
 import math
 import os
+import shutil
 
-__all__ = ["changed_fields", "describe_changes", "flatten", "write_json", "write_text"]
+__all__ = [
+    "changed_fields",
+    "describe_changes",
+    "discarded_directory",
+    "flatten",
+    "write_json",
+    "write_text",
+]
+
+
+@contextlib.contextmanager
+def discarded_directory(path):
+    """Creates `path`, yields it, and deletes it with everything in it afterwards.
+
+    For a process that must go through a write without keeping it (a non-chief
+    multi-worker task saving a checkpoint or a model).
+
+    Args:
+      path: the folder (deleted even when the body raises).
+
+    Yields:
+      path.
+    """
+    os.makedirs(path, exist_ok=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_text(path, text):
