@@ -3,12 +3,18 @@
 Kernels follow the `tfp.mcmc.TransitionKernel` contract (calibrated kernels are
 `tfp.mcmc.MetropolisHastings` around an uncalibrated proposal); the learned step size and
 preconditioner live in the `KernelParameters` Keras layer; `run_adaptive_chain` runs K
-transitions and returns the speed-measure gradient for one optimizer step.
+transitions and returns the speed-measure gradient for one optimizer step;
+`SpeedMeasureAdaptation` wraps a kernel for the warm-up inside `tfp.mcmc.sample_chain`, and
+`adapt_kernel` runs that warm-up as one compiled loop and returns a ready kernel.
 """
 
 from tf_smvae.mcmc.adapt import AdaptationTrace
 from tf_smvae.mcmc.adapt import AdaptKernelResults
 from tf_smvae.mcmc.adapt import adapt_kernel
+from tf_smvae.mcmc.adaptation import STEP_SIZE_ADAPTATIONS
+from tf_smvae.mcmc.adaptation import AdamState
+from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptation
+from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptationResults
 from tf_smvae.mcmc.chain import AdaptiveChainResults
 from tf_smvae.mcmc.chain import ChainResults
 from tf_smvae.mcmc.chain import run_adaptive_chain
@@ -26,6 +32,7 @@ from tf_smvae.mcmc.kernel_parameters import STEP_SIZE_BIJECTORS
 from tf_smvae.mcmc.kernel_parameters import KernelParameters
 from tf_smvae.mcmc.kernels import KERNELS
 from tf_smvae.mcmc.kernels import KernelSpec
+from tf_smvae.mcmc.kernels import kernel_name_of
 from tf_smvae.mcmc.kernels import make_kernel
 from tf_smvae.mcmc.log_det import LOG_DET_ESTIMATORS
 from tf_smvae.mcmc.log_det import LogDetResult
@@ -38,12 +45,17 @@ from tf_smvae.mcmc.mala import PreconditionedMALA
 from tf_smvae.mcmc.mala import PreconditionedMALAKernelResults
 from tf_smvae.mcmc.mala import UncalibratedPreconditionedMALA
 from tf_smvae.mcmc.speed_measure import GRADIENT_MODES
+from tf_smvae.mcmc.speed_measure import SpeedMeasureGradients
 from tf_smvae.mcmc.speed_measure import SpeedMeasureResults
+from tf_smvae.mcmc.speed_measure import mean_over_chains
 from tf_smvae.mcmc.speed_measure import proposal_entropy
+from tf_smvae.mcmc.speed_measure import speed_measure_gradients
 from tf_smvae.mcmc.speed_measure import speed_measure_objective
 from tf_smvae.mcmc.speed_measure import update_entropy_weight
+from tf_smvae.mcmc.step_size_search import find_step_size
 
 __all__ = [
+    "AdamState",
     "AdaptKernelResults",
     "AdaptationTrace",
     "AdaptiveChainResults",
@@ -61,7 +73,11 @@ __all__ = [
     "PreconditionedHMCKernelResults",
     "PreconditionedMALA",
     "PreconditionedMALAKernelResults",
+    "STEP_SIZE_ADAPTATIONS",
     "STEP_SIZE_BIJECTORS",
+    "SpeedMeasureAdaptation",
+    "SpeedMeasureAdaptationResults",
+    "SpeedMeasureGradients",
     "SpeedMeasureResults",
     "UncalibratedPreconditionedHMC",
     "UncalibratedPreconditionedMALA",
@@ -69,14 +85,18 @@ __all__ = [
     "auto_log_det",
     "dual_averaging_update",
     "exact_log_det",
+    "find_step_size",
     "hessian_vector_product",
+    "kernel_name_of",
     "make_kernel",
+    "mean_over_chains",
     "potential_hessian",
     "proposal_entropy",
     "run_adaptive_chain",
     "run_chain",
     "run_dual_averaging_chain",
     "run_speed_measure_chain",
+    "speed_measure_gradients",
     "speed_measure_objective",
     "stochastic_log_det",
     "update_entropy_weight",

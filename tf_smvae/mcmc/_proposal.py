@@ -129,7 +129,7 @@ class UncalibratedBase(tfp.mcmc.TransitionKernel):
             scale_tril = tf.convert_to_tensor(scale_tril, dtype=dtype)
         return step_size, scale_tril
 
-    def _trajectory(self, state, grads, momentum):
+    def _trajectory(self, state, grads, momentum, step_size):
         """Returns `(extra_fields, weighted_grads_sum, grads_sum)`; None sums for L = 1."""
         raise NotImplementedError
 
@@ -138,10 +138,15 @@ class UncalibratedBase(tfp.mcmc.TransitionKernel):
         with tf.name_scope(self.name):
             seed = tfp.random.sanitize_seed(seed)
             current_state = tf.convert_to_tensor(current_state)
-            step_size, scale_tril = self._params(current_state.dtype)
+            _, scale_tril = self._params(current_state.dtype)
+            # h comes from the results (set at bootstrap), as in TFP's HMC, so that TFP's
+            # step-size adapters can replace it between steps.
+            step_size = tf.cast(previous_kernel_results.step_size, current_state.dtype)
             grads = previous_kernel_results.grads_target_log_prob
             momentum = draw_momentum(seed, current_state)
-            extra, weighted_grads_sum, grads_sum = self._trajectory(current_state, grads, momentum)
+            extra, weighted_grads_sum, grads_sum = self._trajectory(
+                current_state, grads, momentum, step_size
+            )
             proposed_state = endpoint(
                 current_state,
                 grads,
@@ -170,6 +175,7 @@ class UncalibratedBase(tfp.mcmc.TransitionKernel):
                 momentum=momentum,
                 is_nonfinite=nonfinite,
                 seed=seed,
+                step_size=step_size,
                 **extra,
             )
             return proposed_state, results
@@ -178,6 +184,7 @@ class UncalibratedBase(tfp.mcmc.TransitionKernel):
         """Evaluates the target and its gradient at `init_state`."""
         with tf.name_scope(self.name):
             init_state = tf.convert_to_tensor(init_state)
+            step_size, _ = self._params(init_state.dtype)
             target_log_prob, grads = value_and_grads(self.target_log_prob_fn, init_state)
             zeros = tf.zeros_like(init_state)
             extra = {f: zeros for f in self._results_type._fields if f.endswith("_sum")}
@@ -191,6 +198,7 @@ class UncalibratedBase(tfp.mcmc.TransitionKernel):
                 momentum=zeros,
                 is_nonfinite=tf.zeros_like(target_log_prob, dtype=tf.bool),
                 seed=tf.zeros([2], tf.int32),
+                step_size=step_size,
                 **extra,
             )
 

@@ -1,17 +1,16 @@
 """`adapt_kernel`: speed-measure warm-up of a preconditioned kernel for any TFP target."""
 
 import collections
+import warnings
 
-import keras
-import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tf_smvae.mcmc.chain import run_adaptive_chain
+from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptation
 from tf_smvae.mcmc.kernel_parameters import KernelParameters
-from tf_smvae.mcmc.kernels import KERNELS
-from tf_smvae.mcmc.speed_measure import update_entropy_weight
+from tf_smvae.mcmc.kernels import make_kernel
+from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.seeds import as_seed
+from tf_smvae.util.seeds import split_seed
 
 __all__ = [
     "AdaptKernelResults",
@@ -19,62 +18,123 @@ __all__ = [
     "adapt_kernel",
 ]
 
-AdaptationTrace = collections.namedtuple(
-    "AdaptationTrace", ["accept_prob", "entropy_weight", "entropy", "step_size"]
+# Warn when the kernel gradient was dropped on at least this many consecutive steps.
+DROPPED_GRADIENT_RUN_WARNING = 20
+
+_TRACE_FIELDS = (
+    "accept_prob",
+    "entropy_weight",
+    "entropy",
+    "step_size",
+    "num_dropped_grads",
+    "num_excluded_chains",
+    "num_nonfinite",
+    "num_divergences",
+    "num_backoffs",
 )
-AdaptationTrace.__doc__ = """Per-optimisation-step trace of `adapt_kernel` (numpy arrays).
+
+AdaptationTrace = collections.namedtuple("AdaptationTrace", _TRACE_FIELDS)
+AdaptationTrace.__doc__ = """Per-step trace of `adapt_kernel` (numpy arrays, one entry a step).
 
 Fields:
-  accept_prob: mean acceptance probability of the step's transitions.
-  entropy_weight: beta after the step's update.
-  entropy: mean proposal entropy (nats).
-  step_size: h after the step's update.
+  accept_prob: mean acceptance probability of the step's transition.
+  entropy_weight: beta after the step.
+  entropy: mean proposal entropy (nats; 0 in the final window, which learns no C).
+  step_size: h for the next step (the last entry is the sampling h).
+  num_dropped_grads: 1 where the kernel gradient was dropped whole (non-finite, or every
+    chain excluded).
+  num_excluded_chains: chains left out of the speed measure (non-finite terms).
+  num_nonfinite: chains whose proposal was not finite (rejected).
+  num_divergences: chains whose energy error exceeded 1000 (or was not finite).
+  num_backoffs: 1 where h was halved because nearly every chain rejected.
 """
 
 AdaptKernelResults = collections.namedtuple(
-    "AdaptKernelResults", ["step_size", "scale_tril", "final_state", "kernel_parameters", "trace"]
+    "AdaptKernelResults",
+    [
+        "kernel",
+        "step_size",
+        "scale_diag",
+        "scale_tril",
+        "final_state",
+        "kernel_parameters",
+        "trace",
+    ],
 )
 AdaptKernelResults.__doc__ = """Output of `adapt_kernel`.
 
 Fields:
+  kernel: the calibrated `PreconditionedMALA`/`PreconditionedHMC` with the learned h, C
+    (and L): pass it to `tfp.mcmc.sample_chain`.
   step_size: learned h (scalar tensor).
-  scale_tril: learned C as a dense `[d, d]` lower-triangular tensor.
-  final_state: `[B, d]` chain states at the end of the warm-up.
-  kernel_parameters: the `KernelParameters` layer holding (h, C).
+  scale_diag: `[d]` diagonal of C for `preconditioner="diag"`, else `None`.
+  scale_tril: `[d, d]` lower-triangular C for `preconditioner="tril"`, else `None`.
+  final_state: `[B, d]` chain states at the end of the warm-up (start sampling there).
+  kernel_parameters: a `KernelParameters` layer holding (h, C) (`dense_scale_tril()`).
   trace: `AdaptationTrace`.
 """
 
 
-def _make_step_fn(target_log_prob_fn, params, optimizer, entropy_weight, config, jit_compile):
-    """Returns the compiled optimisation step: K transitions, one Adam step, the beta rule."""
-    variables = params.trainable_variables
-    chain_kwargs = {k: config[k] for k in ("num_steps", "kernel", "num_leapfrog_steps")}
-    chain_kwargs.update(gradient_mode=config["gradient_mode"])
-    chain_kwargs.update(entropy_estimator=config["entropy_estimator"])
+def _run_warmup(kernel, initial_state, num_adaptation_steps, seed, jit_compile):
+    """Runs the warm-up as one `tf.while_loop`; returns `(state, results, trace tensors)`."""
 
     @tf.function(jit_compile=jit_compile)
-    def step(state, seed):
-        results = run_adaptive_chain(
-            target_log_prob_fn,
-            state,
-            params,
-            entropy_weight=tf.convert_to_tensor(entropy_weight),
-            seed=seed,
-            **chain_kwargs,
-        )
-        optimizer.apply_gradients(zip([-g for g in results.grads], variables))
-        entropy_weight.assign(
-            update_entropy_weight(
-                entropy_weight,
-                results.accept_prob,
-                config["target_accept_prob"],
-                config["entropy_weight_rate"],
-            )
-        )
-        trace = (results.accept_prob, tf.convert_to_tensor(entropy_weight), results.entropy)
-        return results.final_state, trace + (params.step_size,)
+    def run(state, seed):
+        seeds = tf.stack(split_seed(seed, num_adaptation_steps, salt="adapt_kernel"))
+        arrays = [
+            tf.TensorArray(dtype, size=num_adaptation_steps)
+            for dtype in [state.dtype] * 4 + [tf.int32] * 5
+        ]
 
-    return step
+        def body(i, state, results, arrays):
+            state, results = kernel.one_step(state, results, seed=seeds[i])
+            values = [getattr(results, name) for name in _TRACE_FIELDS]
+            arrays = [a.write(i, tf.cast(v, a.dtype)) for a, v in zip(arrays, values)]
+            return i + 1, state, results, arrays
+
+        _, state, results, arrays = tf.while_loop(
+            lambda i, *_: i < num_adaptation_steps,
+            body,
+            (0, state, kernel.bootstrap_results(state), arrays),
+            maximum_iterations=num_adaptation_steps,
+        )
+        return state, results, [a.stack() for a in arrays]
+
+    return run(initial_state, seed)
+
+
+def _longest_run(flags):
+    longest = current = 0
+    for flag in flags:
+        current = current + 1 if flag else 0
+        longest = max(longest, current)
+    return longest
+
+
+def _warn_on_dropped_gradients(trace):
+    longest = _longest_run(trace.num_dropped_grads > 0)
+    if longest >= DROPPED_GRADIENT_RUN_WARNING:
+        warnings.warn(
+            f"adapt_kernel: the kernel gradient was dropped on {longest} consecutive steps "
+            f"({int(trace.num_dropped_grads.sum())} of {len(trace.num_dropped_grads)} in all): "
+            "every chain's proposal or entropy term was non-finite. Start the chains inside "
+            "the support, or check the target for NaNs.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _kernel_parameters(kernel, results, num_dims, preconditioner, dtype):
+    """A `KernelParameters` layer holding the learned (h, C)."""
+    params = KernelParameters(
+        num_dims, preconditioner, step_size_bijector="exp", dtype=tf.as_dtype(dtype).name
+    )
+    params.unconstrained_step_size.assign(tf.math.log(results.step_size))
+    scale = kernel.scale_tril(results)
+    if params.unconstrained_scale is not None:
+        dense = scale if scale.shape.rank == 2 else tf.linalg.diag(scale)
+        params.unconstrained_scale.assign(params._preconditioner.from_dense(dense))
+    return params
 
 
 def adapt_kernel(
@@ -83,59 +143,76 @@ def adapt_kernel(
     *,
     kernel="mala",
     preconditioner="tril",
-    num_steps=1000,
-    num_transitions_per_step=1,
+    num_adaptation_steps=None,
+    num_steps=None,
     num_leapfrog_steps=1,
     learning_rate=0.01,
     init_step_size=0.1,
     entropy_weight=1.0,
     entropy_weight_rate=0.02,
     target_accept_prob=None,
+    step_size_adaptation=None,
+    num_final_steps=None,
+    search_step_size=True,
     gradient_mode="stop_target_grads",
     entropy_estimator="auto",
+    estimator_options=None,
     jit_compile=True,
     seed,
 ):
     """Learns a step size and preconditioner for `target_log_prob_fn` by the speed measure.
 
-    Each of `num_steps` optimisation steps runs `num_transitions_per_step` transitions of
-    every chain, accumulates grad sum_k F_k (`run_adaptive_chain`), takes one Adam ascent
-    step on (h, C) and updates the entropy weight
-    beta <- clip(beta (1 + entropy_weight_rate (accept - a*)), 1e-3, 1e2).
+    Runs `SpeedMeasureAdaptation` (see it for the phases: an initial step-size search, the
+    main phase where the speed measure learns C, and h by the paper's rule or by dual
+    averaging, then a final window that tunes h alone) for `num_adaptation_steps`
+    transitions of every chain, as one compiled `tf.while_loop`, and returns a calibrated
+    kernel with the learned (h, C) and L. Each warm-up step costs one transition (L
+    gradient evaluations per chain; MALA L = 1) plus, for HMC with L >= 2, the entropy
+    estimator's Hessian-vector products (d per chain with `exact`); the chain state is
+    carried between steps (no re-bootstrap). How many steps suffice: see
+    `SpeedMeasureAdaptation` (1000 with 64-256 chains on the targets of
+    `bench/adaptation.py`).
 
     Args:
-      target_log_prob_fn: the log target, `[B, d] -> [B]` (any TFP `log_prob`).
+      target_log_prob_fn: the log target, `[B, d] -> [B]` (any TFP `log_prob`; float32 or
+        float64, the dtype of `initial_state`).
       initial_state: `[B, d]` starting states, one chain per row (more chains give
         less noisy gradients).
       kernel: `mala` or `hmc`.
       preconditioner: `identity`, `diag` or `tril`.
-      num_steps: optimisation steps (Python int).
-      num_transitions_per_step: K, transitions per optimisation step.
+      num_adaptation_steps: warm-up transitions (Python int; default 1000).
+      num_steps: deprecated name of `num_adaptation_steps`.
       num_leapfrog_steps: L for `hmc`.
-      learning_rate: Adam learning rate on the unconstrained (h, C).
-      init_step_size: initial h (C starts at the identity).
+      learning_rate: Adam learning rate on the unconstrained (log h, C).
+      init_step_size: starting h for the search (C starts at the identity).
       entropy_weight: initial beta.
       entropy_weight_rate: rho_beta of the beta rule.
       target_accept_prob: a*; `None` takes the kernel's default (0.55 MALA, 0.65 HMC).
+      step_size_adaptation: `speed_measure` (the paper's rule) or `dual_averaging`;
+        `None` takes the kernel's default (MALA: `speed_measure`, HMC: `dual_averaging`).
+      num_final_steps: the final window (default `num_adaptation_steps // 5`).
+      search_step_size: run the initial step-size search.
       gradient_mode: `stop_target_grads` or `full`.
       entropy_estimator: `exact`, `stochastic` or `auto` (HMC only).
-      jit_compile: Python bool, XLA-compile the optimisation step.
-      seed: int or int32[2]; one stream per optimisation step.
+      estimator_options: dict of the estimator's keyword arguments.
+      jit_compile: Python bool, XLA-compile the warm-up loop.
+      seed: int or int32[2]; one stream per step.
 
     Returns:
       `AdaptKernelResults`.
 
     Raises:
-      ConfigError: for an unknown kernel, preconditioner, mode or estimator.
+      ConfigError: for an unknown kernel, preconditioner, rule, mode or estimator, or a
+        bad `initial_state`.
 
     #### Examples
 
     ```python
     target = tfd.MultivariateNormalTriL(loc=mu, scale_tril=chol)
-    result = tf_smvae.mcmc.adapt_kernel(
-        target.log_prob, tf.zeros([256, 20]), kernel="mala", num_steps=1000, seed=1)
-    kernel = tf_smvae.mcmc.PreconditionedMALA(
-        target.log_prob, result.step_size, result.scale_tril)
+    adapted = tf_smvae.mcmc.adapt_kernel(
+        target.log_prob, tf.zeros([256, 20]), kernel="mala", seed=1)
+    samples = tfp.mcmc.sample_chain(
+        1000, adapted.final_state, kernel=adapted.kernel, trace_fn=None, seed=[1, 2])
     ```
 
     #### References
@@ -145,30 +222,60 @@ def adapt_kernel(
     [2]: Michalis K. Titsias and Petros Dellaportas. Gradient-based adaptive Markov chain
          Monte Carlo. NeurIPS 2019.
     """
-    spec = KERNELS.get(kernel, field="kernel")
+    if num_steps is not None:
+        warnings.warn(
+            "adapt_kernel: `num_steps` is deprecated; use `num_adaptation_steps`.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if num_adaptation_steps is None:
+            num_adaptation_steps = num_steps
+    num_adaptation_steps = 1000 if num_adaptation_steps is None else int(num_adaptation_steps)
+    if num_adaptation_steps < 1:
+        raise ConfigError(f"num_adaptation_steps must be >= 1, got {num_adaptation_steps}.")
     state = tf.convert_to_tensor(initial_state)
-    params = KernelParameters(
-        state.shape[-1], preconditioner, init_step_size=init_step_size, dtype=state.dtype.name
+    if state.shape.rank != 2 or not state.dtype.is_floating:
+        raise ConfigError(
+            f"initial_state must be a float [num_chains, num_dims] array, got {state.dtype.name}"
+            f" of shape {state.shape}."
+        )
+    inner = make_kernel(
+        kernel,
+        target_log_prob_fn,
+        tf.constant(init_step_size, state.dtype),
+        None,
+        num_leapfrog_steps,
     )
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(params.trainable_variables)
-    beta = tf.Variable(tf.cast(entropy_weight, state.dtype), trainable=False)
-    config = dict(
-        num_steps=num_transitions_per_step,
-        kernel=kernel,
-        num_leapfrog_steps=num_leapfrog_steps,
+    adaptation = SpeedMeasureAdaptation(
+        inner,
+        num_adaptation_steps,
+        preconditioner=preconditioner,
+        step_size_adaptation=step_size_adaptation,
+        target_accept_prob=target_accept_prob,
+        learning_rate=learning_rate,
+        entropy_weight=entropy_weight,
+        entropy_weight_rate=entropy_weight_rate,
+        num_final_steps=num_final_steps,
+        search_step_size=search_step_size,
         gradient_mode=gradient_mode,
         entropy_estimator=entropy_estimator,
-        target_accept_prob=spec.target_accept_prob
-        if target_accept_prob is None
-        else target_accept_prob,
-        entropy_weight_rate=entropy_weight_rate,
+        estimator_options=estimator_options,
     )
-    step = _make_step_fn(target_log_prob_fn, params, optimizer, beta, config, jit_compile)
-    seeds = tfp.random.split_seed(as_seed(seed), n=num_steps, salt="adapt_kernel")
-    trace = []
-    for i in range(num_steps):
-        state, values = step(state, seeds[i])
-        trace.append([v.numpy() for v in values])
-    trace = AdaptationTrace(*[np.asarray(column) for column in zip(*trace)])
-    return AdaptKernelResults(params.step_size, params.dense_scale_tril(), state, params, trace)
+    state, results, arrays = _run_warmup(
+        adaptation, state, num_adaptation_steps, as_seed(seed), jit_compile
+    )
+    trace = AdaptationTrace(*[a.numpy() for a in arrays])
+    _warn_on_dropped_gradients(trace)
+    scale = adaptation.scale_tril(results)
+    rank = None if scale is None else scale.shape.rank
+    return AdaptKernelResults(
+        kernel=adaptation.adapted_kernel(results),
+        step_size=results.step_size,
+        scale_diag=scale if rank == 1 else None,
+        scale_tril=scale if rank == 2 else None,
+        final_state=state,
+        kernel_parameters=_kernel_parameters(
+            adaptation, results, state.shape[-1], preconditioner, state.dtype
+        ),
+        trace=trace,
+    )

@@ -9,7 +9,7 @@ import collections
 import tensorflow as tf
 
 from tf_smvae.mcmc.kernels import make_kernel
-from tf_smvae.mcmc.speed_measure import speed_measure_objective
+from tf_smvae.mcmc.speed_measure import speed_measure_gradients
 from tf_smvae.util.seeds import split_seed
 
 __all__ = [
@@ -43,6 +43,7 @@ AdaptiveChainResults = collections.namedtuple(
         "objective",
         "grads",
         "num_nonfinite_grads",
+        "num_excluded_chains",
     ],
 )
 AdaptiveChainResults.__doc__ = """Output of `run_speed_measure_chain` / `run_adaptive_chain`.
@@ -52,8 +53,11 @@ Fields as `ChainResults`, plus:
   objective: scalar, sum over transitions of the chain-mean speed measure F_k.
   grads: gradients of `objective` (w.r.t. `[step_size, scale_tril]` for
     `run_speed_measure_chain`, w.r.t. the layer's `trainable_variables` for
-    `run_adaptive_chain`); transitions with a non-finite gradient contribute zero.
-  num_nonfinite_grads: int32 scalar, transitions whose gradient was dropped.
+    `run_adaptive_chain`). A chain with a non-finite proposal, gradient, midpoint or
+    Hessian is left out of its transition's mean (the others' gradient is unchanged); a
+    transition whose gradient is still not finite contributes zero.
+  num_nonfinite_grads: int32 scalar, transitions whose whole gradient was dropped.
+  num_excluded_chains: int32 scalar, chain-transitions left out of the objective.
 """
 
 
@@ -115,28 +119,24 @@ def run_chain(
 
 
 def _objective_grads(target_log_prob_fn, state, previous, kernel_results, params, options, seed):
-    """Returns `(mean speed measure, mean entropy, grads w.r.t. params, all finite)`.
-
-    `previous` are the MH results at `state`, `kernel_results` those of the step from it.
-    """
-    with tf.GradientTape() as tape:
-        tape.watch(params)
-        step_size, scale_tril = params[0], (params[1] if len(params) > 1 else None)
-        terms = speed_measure_objective(
-            target_log_prob_fn,
-            state,
-            previous.accepted_results,
-            kernel_results.proposed_results,
-            step_size,
-            scale_tril,
-            seed=seed,
-            **options,
-        )
-        objective = tf.reduce_mean(terms.objective)
-    grads = tape.gradient(objective, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-    grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
-    return objective, tf.reduce_mean(terms.entropy), grads, finite
+    """`speed_measure_gradients` w.r.t. the tensors `[step_size]` or `[step_size, scale_tril]`."""
+    result = speed_measure_gradients(
+        target_log_prob_fn,
+        state,
+        previous,
+        kernel_results,
+        params,
+        lambda tensors: (tensors[0], tensors[1] if len(tensors) > 1 else None),
+        seed=seed,
+        **options,
+    )
+    return (
+        result.objective,
+        result.entropy,
+        result.grads,
+        result.is_finite,
+        result.num_excluded_chains,
+    )
 
 
 def _accumulate(target_log_prob_fn, kernel_obj, initial_state, params, options, num_steps, seed):
@@ -144,11 +144,11 @@ def _accumulate(target_log_prob_fn, kernel_obj, initial_state, params, options, 
     seeds = tf.stack(split_seed(seed, num_steps, salt="run_speed_measure_chain"))
     zero = tf.zeros([], initial_state.dtype)
 
-    def body(k, state, results, sums, grads, nonfinite, dropped):
+    def body(k, state, results, sums, grads, nonfinite, dropped, excluded):
         kernel_seed, entropy_seed = split_seed(seeds[k], 2, salt="transition")
         previous = results
         next_state, results = kernel_obj.one_step(state, previous, seed=kernel_seed)
-        objective, entropy, step_grads, finite = _objective_grads(
+        objective, entropy, step_grads, finite, num_excluded = _objective_grads(
             target_log_prob_fn, state, previous, results, params, options, entropy_seed
         )
         accept_prob, acceptance_rate, num_bad = _transition_stats(results)
@@ -162,6 +162,7 @@ def _accumulate(target_log_prob_fn, kernel_obj, initial_state, params, options, 
             grads,
             nonfinite + num_bad,
             dropped + tf.cast(~finite, tf.int32),
+            excluded + num_excluded,
         )
 
     loop_vars = (
@@ -172,8 +173,9 @@ def _accumulate(target_log_prob_fn, kernel_obj, initial_state, params, options, 
         [tf.zeros_like(p) for p in params],
         0,
         0,
+        0,
     )
-    _, state, _, sums, grads, nonfinite, dropped = tf.while_loop(
+    _, state, _, sums, grads, nonfinite, dropped, excluded = tf.while_loop(
         lambda k, *_: k < num_steps, body, loop_vars, maximum_iterations=num_steps
     )
     accept_prob, acceptance_rate, entropy, objective = sums
@@ -186,6 +188,7 @@ def _accumulate(target_log_prob_fn, kernel_obj, initial_state, params, options, 
         objective,
         grads,
         dropped,
+        excluded,
     )
 
 
@@ -210,7 +213,9 @@ def run_speed_measure_chain(
     rejects it (Metropolis-Hastings), and adds the gradient of the chain-mean speed measure
     F_k = log alpha(z_{k-1}, z'_k) + beta H(z_{k-1}) w.r.t. (h, C), with z_{k-1} held
     constant and z'_k reparameterised through the recorded noise (see
-    `speed_measure_objective`). Transitions with a non-finite gradient are dropped.
+    `speed_measure_objective`). Chains with a non-finite proposal, gradient, midpoint or
+    Hessian are left out of their transition's objective; a transition whose gradient is
+    still not finite is dropped.
 
     Args:
       target_log_prob_fn: the log target, `[B, d] -> [B]`.

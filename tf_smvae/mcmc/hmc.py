@@ -24,6 +24,7 @@ PreconditionedHMCKernelResults = collections.namedtuple(
         "momentum",
         "is_nonfinite",
         "seed",
+        "step_size",
         "weighted_grads_sum",
         "grads_sum",
         "midpoint_state",
@@ -99,13 +100,13 @@ class UncalibratedPreconditionedHMC(_proposal.UncalibratedBase):
             name=name or "preconditioned_hmc",
         )
 
-    def _trajectory(self, state, grads, momentum):
+    def _trajectory(self, state, grads, momentum, step_size):
         zeros = tf.zeros_like(state)
         num_steps = self.num_leapfrog_steps
         if num_steps == 1:
             extra = dict(weighted_grads_sum=zeros, grads_sum=zeros, midpoint_state=state)
             return extra, None, None
-        step_size, scale_tril = self._params(state.dtype)
+        _, scale_tril = self._params(state.dtype)
         step_size = tf.stop_gradient(step_size)
         if scale_tril is not None:
             scale_tril = tf.stop_gradient(scale_tril)

@@ -22,6 +22,17 @@ STEP_SIZE_BIJECTORS.register("softplus")(tfb.Softplus)
 STEP_SIZE_BIJECTORS.register("exp")(tfb.Exp)
 
 
+def _uncached(unconstrained):
+    """A copy of `unconstrained` that no bijector cache knows.
+
+    TFP bijectors cache results across instances with equal parameters: `forward` of a
+    tensor that was already passed to (or returned by) a bijector gives back the cached
+    value, which a `GradientTape` opened in between cannot differentiate. Every `forward`
+    and `inverse` here works on a fresh copy so that gradients always reach `u`.
+    """
+    return tf.identity(unconstrained)
+
+
 @PRECONDITIONERS.register("identity")
 class _IdentityPreconditioner:
     """C = I; `scale_tril` is `None`."""
@@ -38,6 +49,10 @@ class _IdentityPreconditioner:
     def forward(unconstrained):
         return None
 
+    @staticmethod
+    def from_dense(scale_tril):
+        return tf.zeros([0], scale_tril.dtype)
+
 
 @PRECONDITIONERS.register("diag")
 class _DiagPreconditioner:
@@ -49,11 +64,16 @@ class _DiagPreconditioner:
 
     @staticmethod
     def initial_unconstrained(num_dims, init_scale, dtype):
-        return tfb.Softplus().inverse(tf.fill([num_dims], tf.cast(init_scale, dtype)))
+        return _uncached(tfb.Softplus().inverse(tf.fill([num_dims], tf.cast(init_scale, dtype))))
 
     @staticmethod
     def forward(unconstrained):
-        return tfb.Softplus().forward(unconstrained)
+        return tfb.Softplus().forward(_uncached(unconstrained))
+
+    @staticmethod
+    def from_dense(scale_tril):
+        """The unconstrained vector of diag(C) for a dense `[d, d]` C."""
+        return _uncached(tfb.Softplus().inverse(tf.linalg.diag_part(scale_tril)))
 
 
 @PRECONDITIONERS.register("tril")
@@ -67,13 +87,21 @@ class _TrilPreconditioner:
     @staticmethod
     def initial_unconstrained(num_dims, init_scale, dtype):
         bijector = tfb.FillScaleTriL(diag_shift=tf.constant(1e-5, dtype))
-        return bijector.inverse(tf.cast(init_scale, dtype) * tf.eye(num_dims, dtype=dtype))
+        return _uncached(
+            bijector.inverse(tf.cast(init_scale, dtype) * tf.eye(num_dims, dtype=dtype))
+        )
 
     @staticmethod
     def forward(unconstrained):
         return tfb.FillScaleTriL(diag_shift=tf.constant(1e-5, unconstrained.dtype)).forward(
-            unconstrained
+            _uncached(unconstrained)
         )
+
+    @staticmethod
+    def from_dense(scale_tril):
+        """The unconstrained vector of a dense lower-triangular `[d, d]` C."""
+        bijector = tfb.FillScaleTriL(diag_shift=tf.constant(1e-5, scale_tril.dtype))
+        return _uncached(bijector.inverse(scale_tril))
 
 
 @keras.saving.register_keras_serializable(package="tf_smvae")

@@ -4,22 +4,29 @@ import collections
 
 from tf_smvae.mcmc.hmc import PreconditionedHMC
 from tf_smvae.mcmc.mala import PreconditionedMALA
+from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
 __all__ = [
     "KERNELS",
     "KernelSpec",
+    "kernel_name_of",
     "make_kernel",
 ]
 
 KERNELS = Registry("kernel")
 
-KernelSpec = collections.namedtuple("KernelSpec", ["build", "target_accept_prob"])
+KernelSpec = collections.namedtuple(
+    "KernelSpec", ["build", "target_accept_prob", "kernel_class", "step_size_adaptation"]
+)
 KernelSpec.__doc__ = """A registered kernel.
 
 Fields:
   build: `build(target_log_prob_fn, step_size, scale_tril, num_leapfrog_steps)` -> kernel.
   target_accept_prob: the default target acceptance rate a* of the entropy-weight rule.
+  kernel_class: the calibrated class `build` returns (`kernel_name_of` maps back).
+  step_size_adaptation: the default rule for h in `SpeedMeasureAdaptation`
+    (`speed_measure` for MALA, `dual_averaging` for HMC: see its docstring).
 """
 
 
@@ -28,8 +35,23 @@ def _build_mala(target_log_prob_fn, step_size, scale_tril, num_leapfrog_steps):
     return PreconditionedMALA(target_log_prob_fn, step_size, scale_tril)
 
 
-KERNELS.register("mala")(KernelSpec(_build_mala, 0.55))
-KERNELS.register("hmc")(KernelSpec(PreconditionedHMC, 0.65))
+KERNELS.register("mala")(KernelSpec(_build_mala, 0.55, PreconditionedMALA, "speed_measure"))
+KERNELS.register("hmc")(KernelSpec(PreconditionedHMC, 0.65, PreconditionedHMC, "dual_averaging"))
+
+
+def kernel_name_of(kernel):
+    """Returns the registered name of a calibrated kernel instance (`mala` or `hmc`).
+
+    Raises:
+      ConfigError: if `kernel` is not one of the registered kernels.
+    """
+    for name in KERNELS.names():
+        if type(kernel) is KERNELS.get(name).kernel_class:
+            return name
+    raise ConfigError(
+        f"kernel: expected one of tf_smvae's kernels ({', '.join(KERNELS.names())}), "
+        f"got {type(kernel).__name__}."
+    )
 
 
 def make_kernel(name, target_log_prob_fn, step_size, scale_tril=None, num_leapfrog_steps=1):

@@ -34,13 +34,26 @@ LOG_DET_ESTIMATORS = Registry("entropy estimator")
 # `auto` uses the exact estimator up to this latent dimension (see `auto_log_det`).
 AUTO_EXACT_MAX_DIMS = 128
 
-LogDetResult = collections.namedtuple("LogDetResult", ["log_det", "penalty"])
+LogDetResult = collections.namedtuple(
+    "LogDetResult", ["log_det", "penalty", "is_nonfinite"], defaults=(None,)
+)
 LogDetResult.__doc__ = """Output of a log-det estimator.
 
 Fields:
   log_det: `[B]`, the estimate of log|det(I - B)| (its gradient estimates the true gradient).
   penalty: `[B]`, a non-negative penalty to subtract from the objective (0 unless asked for).
+  is_nonfinite: `[B]` bool, the chain's Hessian (or a Hessian-vector product) was not
+    finite; its `log_det` and `penalty` are then finite placeholders (computed from a zero
+    Hessian) that the caller must drop.
 """
+
+
+def _finite_rows(values, num_event_dims):
+    """Returns `(values with non-finite chains zeroed, per-chain non-finite flag)`."""
+    axes = list(range(-num_event_dims, 0))
+    finite = tf.reduce_all(tf.math.is_finite(values), axis=axes)
+    mask = tf.reshape(finite, tf.concat([tf.shape(finite), [1] * num_event_dims], 0))
+    return tf.where(mask, values, tf.zeros_like(values)), ~finite
 
 
 def _grads(target_log_prob_fn, state):
@@ -92,9 +105,38 @@ def _log_abs_det(matrix):
     return value + surrogate
 
 
+def _largest_eigenvalue(matrix):
+    """Returns the largest eigenvalue of the symmetric `[..., d, d]` matrix, differentiable.
+
+    The value is exact (`eigh` of the constant matrix); the gradient is v^T (dM) v for the
+    top eigenvector v, the derivative of a simple eigenvalue.
+    """
+    constant = tf.stop_gradient(matrix)
+    _, eigenvectors = tf.linalg.eigh(0.5 * (constant + tf.linalg.matrix_transpose(constant)))
+    top = eigenvectors[..., :, -1]
+    return tf.reduce_sum(top * tf.linalg.matvec(matrix, top), axis=-1)
+
+
 @LOG_DET_ESTIMATORS.register("exact")
-def exact_log_det(target_log_prob_fn, state, scale_factor, scale_tril, seed=None, **options):
+def exact_log_det(
+    target_log_prob_fn,
+    state,
+    scale_factor,
+    scale_tril,
+    seed=None,
+    spectral_penalty=10.0,
+    spectral_bound=1.0,
+    **options,
+):
     """Exact log|det(I - xi C^T H C)| from the dense Hessian H (deterministic).
+
+    Past the barrier of the local-Gaussian entropy (an eigenvalue lambda of B = xi C^T H C at
+    or above 1, where det(I - B) changes sign) the approximation means nothing: such a chain
+    keeps its value but contributes no gradient, and `penalty` =
+    `spectral_penalty` * d * relu(lambda_max - `spectral_bound`)^2 pulls (h, C) back, as in
+    `stochastic_log_det`. With the default bound 1 the penalty is 0 inside the barrier.
+    A chain whose Hessian is not finite is flagged in `is_nonfinite` and computed from a
+    zero Hessian, so it puts no NaN into anyone's gradient.
 
     Args:
       target_log_prob_fn: the log target, `[B, d] -> [B]`.
@@ -102,20 +144,26 @@ def exact_log_det(target_log_prob_fn, state, scale_factor, scale_tril, seed=None
       scale_factor: scalar xi.
       scale_tril: C, `None`, `[d]` or `[d, d]`.
       seed: unused.
+      spectral_penalty: Python float >= 0, weight of the barrier penalty (0 turns it off).
+      spectral_bound: Python float, the largest eigenvalue the penalty allows.
       **options: unused (accepted so that estimators are interchangeable).
 
     Returns:
-      `LogDetResult` with zero penalty.
+      `LogDetResult`.
     """
     del seed, options
     state, scale_factor, scale_tril = _as_tensors(state, scale_factor, scale_tril)
-    hessian = potential_hessian(target_log_prob_fn, state)
+    hessian, nonfinite = _finite_rows(potential_hessian(target_log_prob_fn, state), 2)
     num_dims = hessian.shape[-1]
-    matrix = tf.eye(num_dims, dtype=hessian.dtype) - scale_factor * _scale.quadratic_form_matrix(
-        scale_tril, hessian
-    )
-    log_det = _log_abs_det(matrix)
-    return LogDetResult(log_det, tf.zeros_like(log_det))
+    quadratic = scale_factor * _scale.quadratic_form_matrix(scale_tril, hessian)
+    log_det = _log_abs_det(tf.eye(num_dims, dtype=hessian.dtype) - quadratic)
+    largest = _largest_eigenvalue(quadratic)
+    past_barrier = tf.stop_gradient(largest) >= 1.0
+    log_det = tf.where(past_barrier, tf.stop_gradient(log_det), log_det)
+    penalty = tf.zeros_like(log_det)
+    if spectral_penalty > 0.0:
+        penalty = (spectral_penalty * num_dims) * tf.square(tf.nn.relu(largest - spectral_bound))
+    return LogDetResult(log_det, penalty, nonfinite)
 
 
 def _quadratic_surrogate(scale_factor, scale_tril, left, right, hessian_right, hessian_left):
@@ -142,7 +190,8 @@ def _roulette_num_terms(seed, batch_shape, num_exact_terms, continue_prob, max_t
 
 
 _Series = collections.namedtuple(
-    "_Series", ["value", "neumann", "hessian_probe", "direction", "hessian_direction"]
+    "_Series",
+    ["value", "neumann", "hessian_probe", "direction", "hessian_direction", "is_nonfinite"],
 )
 
 
@@ -224,8 +273,11 @@ def stochastic_log_det(
         max_terms,
     )
     constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
-    hessian_neumann = hessian_vector_product(
-        target_log_prob_fn, state, _scale.matvec(constant_scale, series.neumann)
+    hessian_neumann, neumann_nonfinite = _finite_rows(
+        hessian_vector_product(
+            target_log_prob_fn, state, _scale.matvec(constant_scale, series.neumann)
+        ),
+        1,
     )
     gradient_part = _quadratic_surrogate(
         scale_factor, scale_tril, series.neumann, probe, series.hessian_probe, hessian_neumann
@@ -248,7 +300,7 @@ def stochastic_log_det(
     if spectral_penalty > 0.0:
         excess = tf.nn.relu(tf.abs(rayleigh) - spectral_bound)
         penalty = (spectral_penalty * state.shape[-1]) * tf.square(excess)
-    return LogDetResult(log_det, penalty)
+    return LogDetResult(log_det, penalty, series.is_nonfinite | neumann_nonfinite)
 
 
 def _roulette_series(
@@ -265,17 +317,21 @@ def _roulette_series(
     """Returns the `_Series` of the roulette-truncated series (all constants).
 
     value = -sum_{k<=n} w_k r^T B^k r / k, neumann = sum_{j<n} w_{j+1} B^j r, hessian_probe
-    = H C r, direction = B^{n-1} r / ||B^{n-1} r|| (the last power iterate used) and
-    hessian_direction = H C direction.
+    = H C r, direction = B^{n-1} r / ||B^{n-1} r|| (the last power iterate used),
+    hessian_direction = H C direction and is_nonfinite flags chains with a non-finite
+    Hessian-vector product (zeroed so that the series stays finite).
     """
     dtype = state.dtype
     constant_factor = tf.stop_gradient(scale_factor)
     constant_scale = None if scale_tril is None else tf.stop_gradient(scale_tril)
     tiny = tf.constant(np.finfo(dtype.as_numpy_dtype).tiny, dtype)
 
-    def body(k, previous, value, neumann, hessian_probe, direction, hessian_direction):
-        hessian_vector = hessian_vector_product(
-            target_log_prob_fn, state, _scale.matvec(constant_scale, previous)
+    def body(k, previous, value, neumann, hessian_probe, direction, hessian_direction, bad):
+        hessian_vector, nonfinite = _finite_rows(
+            hessian_vector_product(
+                target_log_prob_fn, state, _scale.matvec(constant_scale, previous)
+            ),
+            1,
         )
         current = constant_factor * _scale.matvec_transpose(constant_scale, hessian_vector)
         order = tf.cast(k, dtype)
@@ -293,13 +349,15 @@ def _roulette_series(
         hessian_direction = tf.where(
             active[..., tf.newaxis], hessian_vector * inverse_norm, hessian_direction
         )
-        return k + 1, current, value, neumann, hessian_probe, direction, hessian_direction
+        bad = bad | (nonfinite & active)
+        return k + 1, current, value, neumann, hessian_probe, direction, hessian_direction, bad
 
     zeros = tf.zeros_like(state)
+    no_chain = tf.zeros_like(num_terms, dtype=tf.bool)
     outputs = tf.while_loop(
         lambda k, *_: tf.cast(k, dtype) <= tf.reduce_max(num_terms),
         body,
-        (tf.constant(1), probe, tf.zeros_like(num_terms), zeros, zeros, zeros, zeros),
+        (tf.constant(1), probe, tf.zeros_like(num_terms), zeros, zeros, zeros, zeros, no_chain),
         maximum_iterations=max_terms,
     )
     return _Series(*outputs[2:])

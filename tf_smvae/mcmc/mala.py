@@ -20,6 +20,7 @@ PreconditionedMALAKernelResults = collections.namedtuple(
         "momentum",
         "is_nonfinite",
         "seed",
+        "step_size",
     ],
 )
 PreconditionedMALAKernelResults.__doc__ = """Internal state of `UncalibratedPreconditionedMALA`.
@@ -33,6 +34,9 @@ Fields:
   momentum: `[..., d]`, the standard normal draw v that made the proposal.
   is_nonfinite: `[...]` bool, the proposal's energy or gradient was not finite.
   seed: int32[2], the seed of the step (replays it).
+  step_size: scalar h the step used (the kernel's `step_size` at bootstrap). `one_step`
+    reads h from here, as TFP's HMC does, so `tfp.mcmc.SimpleStepSizeAdaptation` and
+    `DualAveragingStepSizeAdaptation` can wrap the kernel.
 """
 
 
@@ -74,7 +78,8 @@ class UncalibratedPreconditionedMALA(_proposal.UncalibratedBase):
             name=name or "preconditioned_mala",
         )
 
-    def _trajectory(self, state, grads, momentum):
+    def _trajectory(self, state, grads, momentum, step_size):
+        del state, grads, momentum, step_size
         return {}, None, None
 
 

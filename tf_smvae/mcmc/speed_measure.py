@@ -18,8 +18,11 @@ from tf_smvae.util.registry import Registry
 
 __all__ = [
     "GRADIENT_MODES",
+    "SpeedMeasureGradients",
     "SpeedMeasureResults",
+    "mean_over_chains",
     "proposal_entropy",
+    "speed_measure_gradients",
     "speed_measure_objective",
     "update_entropy_weight",
 ]
@@ -33,40 +36,73 @@ SpeedMeasureResults.__doc__ = """Per-chain terms of the speed measure of one tra
 
 Fields:
   objective: `[B]`, F = log_accept_prob + entropy_weight * (entropy - penalty)
-    (differentiable; 0 for non-finite proposals, which carry no gradient). The penalty is a
+    (differentiable; 0 for excluded chains, which carry no gradient). The penalty is a
     constraint on the entropy term, so it is weighted like it.
-  log_accept_prob: `[B]`, min(0, -Delta) (0 where not finite).
+  log_accept_prob: `[B]`, min(0, -Delta) (0 for excluded chains).
   entropy: `[B]`, the proposal entropy H in nats (including the constant d/2 log(2 pi e)).
-  penalty: `[B]`, the log-det estimator's spectral penalty (0 for MALA and `exact`).
-  is_nonfinite: `[B]` bool, the proposal was not finite (rejected, no gradient).
+  penalty: `[B]`, the log-det estimator's spectral penalty (0 for MALA; for `exact` 0
+    inside the barrier).
+  is_nonfinite: `[B]` bool, the chain is excluded: its proposal, a recorded gradient, the
+    trajectory midpoint, the Hessian there or the energy error was not finite. An excluded
+    chain contributes nothing to the objective nor to its gradient, and the others'
+    gradient is exactly what it is without it (average with `mean_over_chains`).
 """
 
 
 @GRADIENT_MODES.register("stop_target_grads")
-def _stop_target_grads(target_log_prob_fn, proposed_state, proposed_results, fallback_state):
+def _stop_target_grads(target_log_prob_fn, proposed_state, proposed_results, fallback_state, bad):
     """log pi(z') to first order around the recorded z'; grad log pi(z') a constant."""
     del target_log_prob_fn, fallback_state
-    bad = proposed_results.is_nonfinite
-    target_log_prob = tf.where(
-        bad, tf.zeros_like(bad, proposed_state.dtype), proposed_results.target_log_prob
-    )
-    grads = tf.where(bad[..., tf.newaxis], 0.0, proposed_results.grads_target_log_prob)
-    target_log_prob, grads = tf.stop_gradient(target_log_prob), tf.stop_gradient(grads)
+    target_log_prob = tf.stop_gradient(_where_chains(bad, 0.0, proposed_results.target_log_prob))
+    grads = tf.stop_gradient(_where_chains(bad, 0.0, proposed_results.grads_target_log_prob))
     shift = proposed_state - tf.stop_gradient(proposed_state)
     return target_log_prob + tf.reduce_sum(grads * shift, axis=-1), grads
 
 
 @GRADIENT_MODES.register("full")
-def _full(target_log_prob_fn, proposed_state, proposed_results, fallback_state):
+def _full(target_log_prob_fn, proposed_state, proposed_results, fallback_state, bad):
     """log pi(z') and grad log pi(z') re-evaluated, differentiable (second order)."""
-    bad = proposed_results.is_nonfinite
+    del proposed_results
     safe_state = tf.where(bad[..., tf.newaxis], tf.stop_gradient(fallback_state), proposed_state)
     with tf.GradientTape() as tape:
         tape.watch(safe_state)
         target_log_prob = target_log_prob_fn(safe_state)
     grads = tape.gradient(target_log_prob, safe_state)
-    target_log_prob = tf.where(bad, tf.zeros_like(target_log_prob), target_log_prob)
-    return target_log_prob, tf.where(bad[..., tf.newaxis], tf.zeros_like(grads), grads)
+    return _where_chains(bad, 0.0, target_log_prob), _where_chains(bad, 0.0, grads)
+
+
+def _where_chains(bad, fallback, values):
+    """`values` with the rows of the chains flagged in `bad` (`[B]`) set to `fallback`."""
+    mask = bad
+    for _ in range(values.shape.rank - bad.shape.rank):
+        mask = mask[..., tf.newaxis]
+    return tf.where(mask, tf.cast(fallback, values.dtype) + tf.zeros_like(values), values)
+
+
+def _all_finite(values):
+    return tf.reduce_all(tf.math.is_finite(values), axis=-1)
+
+
+def _fallback_state(state, bad):
+    """The state of the first chain not in `bad`, for every chain: a point where the target
+    and its gradient are finite, where excluded chains are evaluated harmlessly."""
+    index = tf.argmax(tf.cast(~bad, tf.int32), axis=-1)
+    return tf.broadcast_to(tf.gather(state, index, axis=-2)[..., tf.newaxis, :], tf.shape(state))
+
+
+def _bad_chains(current_state, current_results, proposed_results, interior):
+    """Chains whose transition cannot enter the objective: anything recorded not finite."""
+    bad = (
+        proposed_results.is_nonfinite
+        | ~_all_finite(current_state)
+        | ~tf.math.is_finite(current_results.target_log_prob)
+        | ~_all_finite(current_results.grads_target_log_prob)
+        | ~_all_finite(proposed_results.momentum)
+    )
+    if interior:
+        for field in ("weighted_grads_sum", "grads_sum", "midpoint_state"):
+            bad = bad | ~_all_finite(getattr(proposed_results, field))
+    return bad
 
 
 def proposal_entropy(
@@ -79,6 +115,7 @@ def proposal_entropy(
     entropy_estimator="auto",
     estimator_options=None,
     seed=None,
+    return_is_nonfinite=False,
 ):
     """Returns `(entropy, penalty)`, both `[B]`, of the preconditioned proposal.
 
@@ -97,9 +134,10 @@ def proposal_entropy(
       entropy_estimator: `exact`, `stochastic` or `auto`.
       estimator_options: dict of keyword arguments for the estimator.
       seed: int32[2] for a stochastic estimator.
+      return_is_nonfinite: also return the estimator's per-chain non-finite flag.
 
     Returns:
-      `(entropy, penalty)`.
+      `(entropy, penalty)`, or `(entropy, penalty, is_nonfinite)`.
 
     #### References
 
@@ -114,8 +152,9 @@ def proposal_entropy(
         + _scale.log_det(scale_tril, dtype)
         + batch_zeros
     )
+    no_chain = tf.zeros_like(batch_zeros, dtype=tf.bool)
     if num_leapfrog_steps == 1:
-        return entropy, batch_zeros
+        return (entropy, batch_zeros, no_chain) if return_is_nonfinite else (entropy, batch_zeros)
     scale_factor = tf.square(step_size) * ((num_leapfrog_steps**2 - 1) / 6.0)
     estimator = LOG_DET_ESTIMATORS.get(entropy_estimator, field="entropy_estimator")
     result = estimator(
@@ -126,7 +165,11 @@ def proposal_entropy(
         seed,
         **(estimator_options or {}),
     )
-    return entropy + result.log_det, result.penalty
+    nonfinite = no_chain if result.is_nonfinite is None else result.is_nonfinite
+    entropy = entropy + result.log_det
+    if return_is_nonfinite:
+        return entropy, result.penalty, nonfinite
+    return entropy, result.penalty
 
 
 def speed_measure_objective(
@@ -175,28 +218,42 @@ def speed_measure_objective(
     """
     proposal_fn = GRADIENT_MODES.get(gradient_mode, field="gradient_mode")
     state = tf.stop_gradient(tf.convert_to_tensor(current_state))
-    step_size = tf.convert_to_tensor(step_size, dtype=state.dtype)
+    dtype = state.dtype
+    step_size = tf.convert_to_tensor(step_size, dtype=dtype)
     if scale_tril is not None:
-        scale_tril = tf.convert_to_tensor(scale_tril, dtype=state.dtype)
-    entropy_weight = tf.stop_gradient(tf.cast(entropy_weight, state.dtype))
-    grads = tf.stop_gradient(current_results.grads_target_log_prob)
-    momentum = tf.stop_gradient(proposed_results.momentum)
+        scale_tril = tf.convert_to_tensor(scale_tril, dtype=dtype)
+    entropy_weight = tf.stop_gradient(tf.cast(entropy_weight, dtype))
     interior = num_leapfrog_steps > 1
-    weighted_sum = tf.stop_gradient(proposed_results.weighted_grads_sum) if interior else None
-    grads_sum = tf.stop_gradient(proposed_results.grads_sum) if interior else None
+    bad = _bad_chains(state, current_results, proposed_results, interior)
+    # Every input of a bad chain is replaced by a finite placeholder before anything is
+    # differentiated (the "double where"): its terms are then zeroed, and the zero
+    # upstream gradient meets finite partials, so the other chains' gradient is exact.
+    state = _where_chains(~_all_finite(state), 0.0, state)
+    fallback = _fallback_state(state, bad)
+    current_results = current_results._replace(
+        target_log_prob=_where_chains(bad, 0.0, current_results.target_log_prob)
+    )
+    grads = tf.stop_gradient(_where_chains(bad, 0.0, current_results.grads_target_log_prob))
+    momentum = tf.stop_gradient(_where_chains(bad, 0.0, proposed_results.momentum))
+    weighted_sum = grads_sum = None
+    if interior:
+        weighted_sum, grads_sum = (
+            tf.stop_gradient(_where_chains(bad, 0.0, getattr(proposed_results, field)))
+            for field in ("weighted_grads_sum", "grads_sum")
+        )
+        midpoint = tf.where(bad[..., tf.newaxis], fallback, proposed_results.midpoint_state)
+        proposed_results = proposed_results._replace(midpoint_state=midpoint)
     proposed_state = _proposal.endpoint(
         state, grads, momentum, step_size, scale_tril, num_leapfrog_steps, weighted_sum
     )
     proposed_log_prob, proposed_grads = proposal_fn(
-        target_log_prob_fn, proposed_state, proposed_results, state
+        target_log_prob_fn, proposed_state, proposed_results, fallback, bad
     )
     correction = _proposal.log_acceptance_correction(
         momentum, step_size, scale_tril, grads, proposed_grads, grads_sum
     )
     log_ratio = proposed_log_prob - tf.stop_gradient(current_results.target_log_prob) + correction
-    bad = proposed_results.is_nonfinite | ~tf.math.is_finite(log_ratio)
-    log_accept_prob = tf.where(bad, tf.zeros_like(log_ratio), tf.minimum(log_ratio, 0.0))
-    entropy, penalty = proposal_entropy(
+    entropy, penalty, estimator_bad = proposal_entropy(
         target_log_prob_fn,
         proposed_results,
         step_size,
@@ -206,9 +263,97 @@ def speed_measure_objective(
         entropy_estimator,
         estimator_options,
         seed,
+        return_is_nonfinite=True,
     )
-    objective = log_accept_prob + entropy_weight * (entropy - penalty)
+    bad = bad | estimator_bad | ~tf.math.is_finite(log_ratio)
+    log_accept_prob = tf.where(bad, tf.zeros_like(log_ratio), tf.minimum(log_ratio, 0.0))
+    objective = tf.where(
+        bad, tf.zeros_like(log_ratio), log_accept_prob + entropy_weight * (entropy - penalty)
+    )
     return SpeedMeasureResults(objective, log_accept_prob, entropy, penalty, bad)
+
+
+def mean_over_chains(results):
+    """Returns the mean of `results.objective` over the chains that are not excluded.
+
+    Equal to `tf.reduce_mean(objective)` when no chain is excluded (multiplied by exactly
+    1), and to the mean over the remaining chains otherwise (0 when none remain).
+
+    Args:
+      results: `SpeedMeasureResults`.
+
+    Returns:
+      Scalar tensor.
+    """
+    objective = results.objective
+    num_chains = tf.cast(tf.size(objective), objective.dtype)
+    num_good = num_chains - tf.reduce_sum(tf.cast(results.is_nonfinite, objective.dtype))
+    return tf.reduce_mean(objective) * (num_chains / tf.maximum(num_good, 1.0))
+
+
+SpeedMeasureGradients = collections.namedtuple(
+    "SpeedMeasureGradients",
+    ["objective", "entropy", "grads", "is_finite", "num_excluded_chains", "terms"],
+)
+SpeedMeasureGradients.__doc__ = """Output of `speed_measure_gradients`.
+
+Fields:
+  objective: scalar, the speed measure's mean over the chains not excluded.
+  entropy: scalar, the mean proposal entropy (nats).
+  grads: list aligned with `variables`: d objective / d variable (zeros if not finite).
+  is_finite: bool scalar, the gradient was finite (else it was replaced by zeros).
+  num_excluded_chains: int32 scalar, chains left out of the objective.
+  terms: the per-chain `SpeedMeasureResults`.
+"""
+
+
+def speed_measure_gradients(
+    target_log_prob_fn,
+    current_state,
+    previous_results,
+    kernel_results,
+    variables,
+    kernel_params_fn,
+    seed=None,
+    **options,
+):
+    """Returns the gradient of one transition's mean speed measure w.r.t. `variables`.
+
+    Args:
+      target_log_prob_fn: the log target, `[B, d] -> [B]`.
+      current_state: `[B, d]` state the transition started from.
+      previous_results: `MetropolisHastingsKernelResults` at `current_state`.
+      kernel_results: `MetropolisHastingsKernelResults` of the transition from it.
+      variables: list of tensors to differentiate with respect to.
+      kernel_params_fn: maps `variables` to `(step_size, scale_tril)` (differentiably).
+      seed: int32[2] for the entropy estimator.
+      **options: `speed_measure_objective` keyword arguments (`entropy_weight`,
+        `num_leapfrog_steps`, `gradient_mode`, `entropy_estimator`, `estimator_options`).
+
+    Returns:
+      `SpeedMeasureGradients`.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(variables)
+        step_size, scale_tril = kernel_params_fn(variables)
+        terms = speed_measure_objective(
+            target_log_prob_fn,
+            current_state,
+            previous_results.accepted_results,
+            kernel_results.proposed_results,
+            step_size,
+            scale_tril,
+            seed=seed,
+            **options,
+        )
+        objective = mean_over_chains(terms)
+    grads = tape.gradient(objective, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+    grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+    excluded = tf.reduce_sum(tf.cast(terms.is_nonfinite, tf.int32))
+    return SpeedMeasureGradients(
+        objective, tf.reduce_mean(terms.entropy), grads, finite, excluded, terms
+    )
 
 
 def update_entropy_weight(entropy_weight, mean_accept_prob, target_accept_prob, rate):
