@@ -27,5 +27,6 @@ setuptools.setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6"],
+        "bench": ["scikit-learn>=1.3", "scipy>=1.10"],
     },
 )
