@@ -25,6 +25,7 @@ from tf_smvae.mcmc.speed_measure import speed_measure_gradients
 from tf_smvae.mcmc.speed_measure import update_entropy_weight
 from tf_smvae.mcmc.step_size_search import find_step_size
 from tf_smvae.mcmc.step_size_search import mean_accept_prob
+from tf_smvae.mcmc.step_size_search import with_step_size
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 from tf_smvae.util.seeds import split_seed
@@ -44,6 +45,11 @@ STEP_SIZE_ADAPTATIONS.register("speed_measure")(
 STEP_SIZE_ADAPTATIONS.register("dual_averaging")(
     "h by dual averaging towards a*, C normalised to unit geometric-mean diagonal"
 )
+
+# Dual averaging's shrinkage gamma. Stan's 0.05 suits one noisy chain; with the mean
+# acceptance of many chains it overshoots (log h moves by ~20 (a - a*)/sqrt(t) a step,
+# so HMC's h cycled by 2x a step in short windows); 0.5 moves h ten times more gently.
+DUAL_AVERAGING_GAMMA = 0.5
 
 # Energy errors above this count as divergences (Stan's and TFP's NUTS use 1000).
 MAX_ENERGY_ERROR = 1000.0
@@ -85,7 +91,8 @@ Fields:
   optimizer_state: `AdamState` of (log h, C).
   entropy_weight: beta.
   dual_averaging: `DualAveragingValues` of log h.
-  log_shrinkage_target: dual averaging's mu = log(10 h_0) (lowered by each back-off).
+  log_shrinkage_target: dual averaging's mu: log(10 h_0), log h after the step-size
+    search and at the final window's restart (lowered by each back-off).
   accept_prob: mean acceptance probability of the last transition.
   entropy: mean proposal entropy of the last transition (0 when not adapting).
   num_excluded_chains: int32, chains the last speed measure left out (non-finite terms).
@@ -95,13 +102,6 @@ Fields:
   num_backoffs: int32, 1 when the last transition halved h (nearly every chain rejected).
   seed: int32[2] of the last step.
 """
-
-
-def _with_step_size(kernel_results, step_size):
-    accepted = kernel_results.accepted_results
-    return kernel_results._replace(
-        accepted_results=accepted._replace(step_size=tf.cast(step_size, accepted.step_size.dtype))
-    )
 
 
 def _normalise(scale_tril):
@@ -349,7 +349,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
         step_size = find_step_size(
             kernel,
             state,
-            _with_step_size(results.inner_results, results.step_size),
+            with_step_size(results.inner_results, results.step_size),
             target_accept_prob=self._parameters["target_accept_prob"],
             seed=seed,
         )
@@ -357,7 +357,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             step_size=step_size,
             unconstrained_step_size=tf.math.log(step_size),
             dual_averaging=self._dual_averaging_start(step_size),
-            log_shrinkage_target=tf.math.log(10.0 * step_size),
+            log_shrinkage_target=tf.math.log(step_size),
         )
 
     def one_step(self, current_state, previous_kernel_results, seed=None):
@@ -374,7 +374,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
                     lambda: results,
                 )
             kernel = self._rebuild(results.step_size, self.scale_tril(results))
-            previous_inner = _with_step_size(results.inner_results, results.step_size)
+            previous_inner = with_step_size(results.inner_results, results.step_size)
             next_state, inner_results = kernel.one_step(
                 current_state, previous_inner, seed=kernel_seed
             )
@@ -478,9 +478,11 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
         dual_averaging = tf.nest.map_structure(
             lambda new, old: tf.where(restart, new, old), restarted, dual_averaging
         )
-        mu = tf.where(restart, tf.math.log(10.0 * results.step_size), results.log_shrinkage_target)
+        mu = tf.where(restart, tf.math.log(results.step_size), results.log_shrinkage_target)
         uses_dual_averaging = ~in_main | self._uses_dual_averaging
-        updated = dual_averaging_update(dual_averaging, results.accept_prob, target, mu)
+        updated = dual_averaging_update(
+            dual_averaging, results.accept_prob, target, mu, gamma=DUAL_AVERAGING_GAMMA
+        )
         dual_averaging = tf.nest.map_structure(
             lambda new, old: tf.where(uses_dual_averaging, new, old), updated, dual_averaging
         )

@@ -8,6 +8,7 @@ import tensorflow_probability as tfp
 __all__ = [
     "find_step_size",
     "mean_accept_prob",
+    "with_step_size",
 ]
 
 
@@ -21,7 +22,7 @@ def mean_accept_prob(kernel_results):
     return tf.reduce_mean(accept_prob)
 
 
-def _with_step_size(kernel_results, step_size):
+def with_step_size(kernel_results, step_size):
     """MH results whose inner results carry `step_size` (the step the kernel reads)."""
     accepted = kernel_results.accepted_results
     return kernel_results._replace(
@@ -75,13 +76,13 @@ def find_step_size(
     log_two = tf.constant(math.log(2.0), dtype)
 
     def accept_prob(log_step_size):
-        results = _with_step_size(kernel_results, tf.exp(log_step_size))
+        results = with_step_size(kernel_results, tf.exp(log_step_size))
         _, new_results = kernel.one_step(current_state, results, seed=seed)
         return mean_accept_prob(new_results)
 
     log_initial = tf.math.log(tf.cast(kernel_results.accepted_results.step_size, dtype))
     going_up = accept_prob(log_initial) >= target_accept_prob
-    direction = tf.where(going_up, 1.0, -1.0) * log_two
+    direction = tf.where(going_up, log_two, -log_two)
 
     def body(i, log_step_size, done):
         candidate = log_step_size + direction
