@@ -11,7 +11,6 @@ of the same command only trains and evaluates what is missing.
 """
 
 import _paths  # noqa: F401  (sets sys.path; must come first)
-from absl import app
 
 from tf_smvae.training import reproduce_lib
 
@@ -25,4 +24,4 @@ def main(argv):
 if __name__ == "__main__":
     from tf_smvae.util import cli
 
-    app.run(cli.report_errors(main))
+    cli.run(main)

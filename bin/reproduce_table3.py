@@ -98,4 +98,4 @@ def main(argv):
 if __name__ == "__main__":
     from tf_smvae.util import cli
 
-    app.run(cli.report_errors(main))
+    cli.run(main)

@@ -2,7 +2,7 @@
 
 from absl import flags
 
-__all__ = ["SHORT_FLAGS", "apply_short_flags", "define_short_flags"]
+__all__ = ["CHOICES", "SHORT_FLAGS", "apply_short_flags", "define_short_flags", "help_text"]
 
 
 class _IntListParser(flags.ListParser):
@@ -33,7 +33,7 @@ def _define_int_list(name, default, help_text, **kwargs):
 # flag name -> (config field, absl definer, help).
 SHORT_FLAGS = {
     "model": ("model.name", flags.DEFINE_string, "Model: vae, hvae."),
-    "dataset": ("dataset.name", flags.DEFINE_string, "Dataset name (data.source_names())."),
+    "dataset": ("dataset.name", flags.DEFINE_string, "Dataset name."),
     "data_dir": ("dataset.data_dir", flags.DEFINE_string, "Where the data files are."),
     "epochs": ("train.epochs", flags.DEFINE_integer, "Training epochs in total."),
     "batch_size": ("train.batch_size", flags.DEFINE_integer, "Training batch size."),
@@ -86,11 +86,55 @@ SHORT_FLAGS = {
 }
 
 
-def define_short_flags(names=None):
-    """Defines the short flags (all, or `names`), each defaulting to "not given"."""
+def _registry_names(module, attribute):
+    def names():
+        import importlib
+
+        return list(getattr(importlib.import_module(module), attribute).names())
+
+    return names
+
+
+def _kernel_names():
+    from tf_smvae.training import builders
+
+    return builders.kernel_names()
+
+
+# flag name -> a function returning the accepted values (the registries' names), shown in
+# --help. The registries are the single source: a newly registered dataset shows up here.
+CHOICES = {
+    "model": _registry_names("tf_smvae.training.builders", "MODELS"),
+    "dataset": _registry_names("tf_smvae.data.sources", "SOURCES"),
+    "likelihood": _registry_names("tf_smvae.model.likelihoods", "LIKELIHOODS"),
+    "prior": _registry_names("tf_smvae.model.priors", "PRIORS"),
+    "network": _registry_names("tf_smvae.nn.networks", "NETWORKS"),
+    "kernel": _kernel_names,
+    "adaptation": _registry_names("tf_smvae.model.refinement", "ADAPTATIONS"),
+    "preconditioner": _registry_names("tf_smvae.mcmc.kernel_parameters", "PRECONDITIONERS"),
+    "strategy": _registry_names("tf_smvae.training.distribute", "STRATEGIES"),
+}
+
+
+def help_text(name):
+    """The --help line of short flag `name`: its meaning, choices and the config field."""
+    field, _, text = SHORT_FLAGS[name]
+    if name in CHOICES:
+        text = f"{text.split(':')[0].rstrip('.')}: one of {', '.join(CHOICES[name]())}."
+    return f"{text} Overrides config.{field}."
+
+
+def define_short_flags(names=None, flag_values=None):
+    """Defines the short flags (all, or `names`), each defaulting to "not given".
+
+    Args:
+      names: which flags of `SHORT_FLAGS` (default: all).
+      flag_values: absl `FlagValues` to define them in (default: the global `flags.FLAGS`).
+    """
+    flag_values = flag_values or flags.FLAGS
     for name in names or SHORT_FLAGS:
-        _, definer, help_text = SHORT_FLAGS[name]
-        definer(name, None, f"{help_text} Overrides config.{SHORT_FLAGS[name][0]}.")
+        _, definer, _ = SHORT_FLAGS[name]
+        definer(name, None, help_text(name), flag_values=flag_values)
 
 
 def apply_short_flags(config, flag_values=None):
