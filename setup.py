@@ -19,6 +19,10 @@ setuptools.setup(
         "tensorflow-probability[tf]>=0.25,<0.26",
         "keras>=3.8,<4",
         "tensorflow-datasets>=4.9,<5",
+        # Needed by tfds for our sources but not declared by it: etils' epath imports
+        # importlib_resources (every tfds.load); svhn_cropped's builder reads .mat files.
+        "importlib_resources>=5",
+        "scipy>=1.10",
         "tensorboard>=2.18",
         "numpy>=1.26,<3",
         "absl-py>=2.0",
@@ -27,6 +31,6 @@ setuptools.setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6"],
-        "bench": ["scikit-learn>=1.3", "scipy>=1.10"],
+        "bench": ["scikit-learn>=1.3"],
     },
 )

@@ -63,3 +63,24 @@ def test_train_without_workdir_makes_and_prints_a_default_one(tmp_path):
     assert f"workdir: {os.path.join('runs', run)}" in result.stdout
     assert os.path.exists(tmp_path / "runs" / run / "metrics.jsonl")
     assert not [line for line in result.stderr.splitlines() if any(n in line for n in _NOISE)]
+
+
+def test_design_card_command_offline_is_one_line_in_seconds(tmp_path):
+    # `python bin/train.py --dataset=svhn --kernel=mala` with no SVHN here and no network.
+    env = dict(os.environ, TF_SMVAE_NETWORK_PROBE="127.0.0.1:9")  # nothing listens there
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        env.pop(name, None)
+    data_dir = tmp_path / "tfds"
+    result = _call(
+        "train.py",
+        "--dataset=svhn",
+        "--kernel=mala",
+        f"--data_dir={data_dir}",
+        cwd=str(tmp_path),
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: Dataset 'svhn' must be downloaded")
+    assert "tfds build svhn_cropped" in line and "--data_dir" in line
+    assert not data_dir.exists() and not (tmp_path / "runs").exists()

@@ -95,3 +95,78 @@ def test_missing_tfds_only_dataset(tmp_path):
     message = str(info.value)
     assert f"tfds dataset 'cifar10' in data_dir {tmp_path}" in message
     assert "tfds build cifar10" in message and "download=True" in message
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """The network made unreachable: every TCP connection is refused."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_offline_download_stops_at_once_with_one_line_and_leaves_nothing(tmp_path, offline):
+    import time
+
+    data_dir = tmp_path / "tfds"
+    start = time.time()
+    with pytest.raises(DataError) as info:
+        data.load_arrays("svhn", "test", data_dir=str(data_dir), download=True)
+    assert time.time() - start < 30
+    message = str(info.value)
+    assert "\n" not in message and "must be downloaded" in message
+    assert str(data_dir) in message and "network is unreachable" in message
+    assert "tfds build svhn_cropped" in message and "--data_dir=DIR" in message
+    assert not data_dir.exists()
+
+
+def test_offline_idx_fallback_names_every_place_in_one_line(tmp_path, offline):
+    if os.path.isdir("/usr/share/datasets/mnist"):
+        pytest.skip("local MNIST files take precedence over tfds here")
+    with pytest.raises(DataError) as info:
+        data.load_arrays("mnist", "test", data_dir=str(tmp_path), download=True)
+    message = str(info.value)
+    assert "\n" not in message and "also searched:" in message
+    assert os.path.join(str(tmp_path), "mnist", "t10k-") in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_download_removes_only_what_it_added(tmp_path, monkeypatch):
+    from tf_smvae.data import tfds_sources
+
+    data_dir = tmp_path / "tfds"
+    (data_dir / "downloads").mkdir(parents=True)
+    (data_dir / "downloads" / "kept.zip").write_bytes(b"x")
+    (data_dir / "cifar10").mkdir()
+    real_load = tfds.load
+
+    def failing_load(name, *, download, data_dir, **kwargs):
+        if not download:
+            return real_load(name, download=False, data_dir=data_dir, **kwargs)
+        (tmp_path / "tfds" / "downloads" / "svhn.tmp").write_bytes(b"partial")
+        (tmp_path / "tfds" / "svhn_cropped" / "3.1.0.incomplete").mkdir(parents=True)
+        raise ConnectionError("Connection to ufldl.stanford.edu timed out")
+
+    monkeypatch.setattr(tfds_sources, "network_reachable", lambda: True)
+    monkeypatch.setattr(tfds, "load", failing_load)
+    with pytest.raises(DataError, match="ConnectionError: Connection to ufldl"):
+        data.load_arrays("svhn", "test", data_dir=str(data_dir), download=True)
+    assert sorted(os.listdir(data_dir)) == ["cifar10", "downloads"]
+    assert os.listdir(data_dir / "downloads") == ["kept.zip"]
+
+
+def test_network_probe_address_from_the_environment(monkeypatch):
+    from tf_smvae.data import tfds_sources
+
+    monkeypatch.setenv(tfds_sources.NETWORK_PROBE_ENV, "127.0.0.1:9")
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert tfds_sources.network_reachable() is False  # nothing listens on port 9
+    monkeypatch.setenv(tfds_sources.NETWORK_PROBE_ENV, "no-port")
+    with pytest.raises(DataError, match="TF_SMVAE_NETWORK_PROBE"):
+        tfds_sources.network_reachable()

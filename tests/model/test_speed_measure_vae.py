@@ -49,6 +49,22 @@ def _kernel_state(model):
     return [v.numpy().copy() for v in model.refinement.weights]
 
 
+def test_csv_logger_keeps_the_mcmc_columns_of_later_epochs(tmp_path):
+    """CSVLogger fixes its columns at epoch 1, before the MCMC phase: they must be there."""
+    path = str(tmp_path / "log.csv")
+    model = _compile(_model(mcmc_start_epoch=1, kernel="mala"))
+    model.fit(
+        _images(), epochs=2, batch_size=50, verbose=0, callbacks=[keras.callbacks.CSVLogger(path)]
+    )
+    with open(path) as stream:
+        header, first, second = (line.strip().split(",") for line in stream)
+    row1, row2 = dict(zip(header, first)), dict(zip(header, second))
+    for name in ("acceptance", "entropy", "step_size", "entropy_weight", "dropped_kernel_grads"):
+        assert name in header
+    assert row1["acceptance"] == "nan" and 0.0 < float(row2["acceptance"]) <= 1.0
+    assert float(row1["dropped_kernel_grads"]) == 0.0 and float(row1["step_size"]) > 0
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -61,11 +77,15 @@ def test_pretraining_then_mcmc_in_one_compiled_fit(kwargs):
     model = _compile(_model(mcmc_start_epoch=1, **kwargs))
     before = _kernel_state(model)
     history = model.fit(_images(), epochs=2, batch_size=50, verbose=0).history
-    # Epoch 1 is plain ELBO (no MCMC metrics); epoch 2 ran the chains.
-    assert len(history["loss"]) == 2 and len(history["acceptance"]) == 1
-    assert 0.0 < history["acceptance"][0] <= 1.0
+    # Epoch 1 is plain ELBO (chain metrics NaN, counts 0); epoch 2 ran the chains. Every
+    # column has one value per epoch, so pd.DataFrame(history) and CSVLogger work.
+    assert {len(values) for values in history.values()} == {2}
+    assert np.isnan(history["acceptance"][0]) and np.isnan(history["generative_loss"][0])
     assert history["rejected_nonfinite"][0] == 0
-    assert np.isfinite(history["generative_loss"][0])
+    assert np.isfinite(history["step_size"][0]) and history["step_size"][0] > 0
+    assert 0.0 < history["acceptance"][1] <= 1.0
+    assert history["rejected_nonfinite"][1] == 0
+    assert np.isfinite(history["generative_loss"][1])
     assert int(model.mcmc_phase.numpy()) == 1
     after = _kernel_state(model)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after)), "kernel never adapted"

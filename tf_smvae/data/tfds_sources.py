@@ -1,8 +1,11 @@
 """Datasets read through TensorFlow Datasets: omniglot, svhn, cifar10, binarized_mnist.
 
-`fetch_tfds` is also the last resort of the IDX sources (mnist, fashion_mnist). It never
-hangs on a machine without internet when `download=False`, and turns every tfds failure
-(dataset not prepared, download or network error, tfds missing) into a `DataError` that
+`fetch_tfds` is also the last resort of the IDX sources (mnist, fashion_mnist). It reads a
+prepared copy first; only when there is none and `download=True` does it download, and
+then only after a 3-second check that the network is reachable: offline, it stops at once
+with one line saying where the data was looked for and how to bring it, instead of minutes
+of tfds retries. A failed download leaves no partial tfds folders behind. Every tfds failure
+(dataset not prepared, download or network error, tfds missing) becomes a `DataError` that
 lists every place searched.
 
 Conversions (applied batch by batch while reading, so the full-size images never sit in
@@ -17,8 +20,14 @@ memory at once):
 - svhn (tfds `svhn_cropped`), cifar10: 32x32x3 uint8 as stored.
 """
 
+import contextlib
+import os
+import shutil
+import socket
+
 import numpy as np
 import tensorflow as tf
+from absl import logging as absl_logging
 
 from tf_smvae.data.arrays import check_labels
 from tf_smvae.data.arrays import resize_batch
@@ -27,14 +36,110 @@ from tf_smvae.data.sources import DatasetInfo
 from tf_smvae.data.sources import RawArrays
 from tf_smvae.data.sources import check_split
 from tf_smvae.data.sources import missing_dataset_error
+from tf_smvae.util.errors import DataError
 
 __all__ = [
+    "NETWORK_PROBE",
+    "NETWORK_PROBE_ENV",
     "TfdsSource",
     "fetch_tfds",
+    "network_reachable",
 ]
 
 _READ_BATCH = 1024
 _DEFAULT_TFDS_DIR = "~/tensorflow_datasets"
+# Where tfds downloads from first (its GCS mirror); probed before any download. The
+# environment variable TF_SMVAE_NETWORK_PROBE=host:port probes another address (a mirror).
+NETWORK_PROBE = ("storage.googleapis.com", 443)
+NETWORK_PROBE_ENV = "TF_SMVAE_NETWORK_PROBE"
+_PROBE_SECONDS = 3.0
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+
+
+def _probe_address():
+    value = os.environ.get(NETWORK_PROBE_ENV, "").strip()
+    if not value:
+        return NETWORK_PROBE
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise DataError(f"{NETWORK_PROBE_ENV}={value!r}: expected host:port.")
+    return host, int(port)
+
+
+def network_reachable(address=None, timeout=_PROBE_SECONDS):
+    """Whether a TCP connection to `address` opens within `timeout` seconds.
+
+    Behind a proxy (an `HTTPS_PROXY`-like variable set) a direct connection may fail where
+    downloads work, so the answer is then True and tfds is left to try.
+
+    Args:
+      address: (host, port); default `NETWORK_PROBE` or `TF_SMVAE_NETWORK_PROBE`.
+      timeout: seconds.
+
+    Returns:
+      bool.
+    """
+    address = address or _probe_address()
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return True
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+    """absl's Python log at ERROR and above only (tfds warns while probing a copy)."""
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
+
+
+def _offline_error(name, tfds_name, tfds_dir, searched):
+    """The one-line error for a dataset that must be downloaded on a machine without network."""
+    also = f" (also searched: {'; '.join(searched)})" if searched else ""
+    folder = os.path.join(tfds_dir, tfds_name)
+    return DataError(
+        f"Dataset {name!r} must be downloaded: tfds {tfds_name!r} is not prepared in "
+        f"{tfds_dir}{also}, and the network is unreachable. Bring it either way: run "
+        f"`tfds build {tfds_name}` on a connected machine and copy its "
+        f"~/tensorflow_datasets/{tfds_name} folder to {folder}; or copy that folder into "
+        f"DIR/{tfds_name} anywhere and pass --data_dir=DIR (data_dir=DIR in Python)."
+    )
+
+
+def _snapshot(tfds_dir, tfds_name):
+    """What exists before a download: tfds_dir, the dataset folder, the download entries."""
+    downloads = os.path.join(tfds_dir, "downloads")
+    return {
+        "root": os.path.isdir(tfds_dir),
+        "dataset": os.path.exists(os.path.join(tfds_dir, tfds_name)),
+        "downloads": set(os.listdir(downloads)) if os.path.isdir(downloads) else None,
+    }
+
+
+def _remove_partial(tfds_dir, tfds_name, before):
+    """Removes what a failed download added under `tfds_dir` (nothing that was there)."""
+    if not before["root"]:
+        shutil.rmtree(tfds_dir, ignore_errors=True)
+        return
+    if not before["dataset"]:
+        shutil.rmtree(os.path.join(tfds_dir, tfds_name), ignore_errors=True)
+    downloads = os.path.join(tfds_dir, "downloads")
+    if before["downloads"] is None:
+        shutil.rmtree(downloads, ignore_errors=True)
+    elif os.path.isdir(downloads):
+        for entry in set(os.listdir(downloads)) - before["downloads"]:
+            path = os.path.join(downloads, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
 
 
 def _tfds_hint(tfds_name):
@@ -124,17 +229,41 @@ def fetch_tfds(
     if tfds is None:
         cause = "tensorflow_datasets is not installed (pip install tensorflow-datasets)"
         raise missing_dataset_error(name, split, [*searched, place], hint, cause)
-    try:
-        dataset = tfds.load(tfds_name, split=split, data_dir=data_dir, download=download)
-        images, labels = _collect(dataset, label_key, convert or tf.identity)
+    tfds_dir = os.path.expanduser(str(tfds_dir))
     # tfds reports "not prepared", network, checksum and import failures with many
     # unrelated exception types; all of them mean "not available here".
+    try:
+        with _quiet_absl():  # "Variant folder ... has no dataset_info.json" when absent
+            dataset = tfds.load(tfds_name, split=split, data_dir=data_dir, download=False)
+    except Exception as error:
+        if not download:
+            raise missing_dataset_error(
+                name, split, [*searched, place], hint, _first_line(error)
+            ) from None
+        dataset = _download(name, tfds_name, split, data_dir, tfds_dir, searched, place, hint)
+    try:
+        images, labels = _collect(dataset, label_key, convert or tf.identity)
     except Exception as error:
         raise missing_dataset_error(
             name, split, [*searched, place], hint, _first_line(error)
         ) from None
     origin = f"tfds {tfds_name!r} split {split!r} in {tfds_dir}"
     return RawArrays(images, check_labels(labels, images.shape[0], origin), origin)
+
+
+def _download(name, tfds_name, split, data_dir, tfds_dir, searched, place, hint):
+    """Downloads and prepares a tfds dataset if the network is reachable; cleans up on failure."""
+    tfds = _import_tfds()
+    if not network_reachable():
+        raise _offline_error(name, tfds_name, tfds_dir, list(searched))
+    before = _snapshot(tfds_dir, tfds_name)
+    try:
+        return tfds.load(tfds_name, split=split, data_dir=data_dir, download=True)
+    except Exception as error:
+        _remove_partial(tfds_dir, tfds_name, before)
+        raise missing_dataset_error(
+            name, split, [*searched, place], hint, _first_line(error)
+        ) from None
 
 
 def _grey_inverted(images):

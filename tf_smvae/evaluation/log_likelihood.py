@@ -24,6 +24,8 @@ __all__ = ["LogLikelihoodResult", "batch_log_likelihood", "log_likelihood"]
 _CHUNK_BUDGET = 16 * 1024 * 1024
 # Seconds between progress lines when stderr is not a terminal (a log file).
 _PROGRESS_SECONDS = 10.0
+# `LogLikelihoodResult.low_ess_hint` warns below this mean ESS / S.
+LOW_ESS_FRACTION = 0.05
 
 
 @dataclasses.dataclass
@@ -51,6 +53,38 @@ class LogLikelihoodResult:
     tau: float
     seconds: float
     defensive_tau: float | None = None
+
+    def __repr__(self):
+        """One line: the estimate and its quality, not the per-example arrays."""
+        bits = "" if self.bits_per_dim is None else f", bits_per_dim={self.bits_per_dim:.4f}"
+        defensive = "" if self.defensive_tau is None else f", defensive_tau={self.defensive_tau}"
+        return (
+            f"LogLikelihoodResult(log_likelihood={self.log_likelihood:.3f}{bits}, "
+            f"ess={self.ess:.1f} of S={self.num_samples}, "
+            f"num_examples={self.per_example.shape[0]}, tau={self.tau}{defensive}, "
+            f"seconds={self.seconds:.1f})"
+        )
+
+    def low_ess_hint(self, fraction=LOW_ESS_FRACTION):
+        """A hint when the mean ESS is below `fraction` of S (else None).
+
+        A low ESS means few importance samples carry the weight: the estimate is noisy
+        and biased low. A wider proposal usually helps.
+
+        Args:
+          fraction: the ESS / S below which to warn.
+
+        Returns:
+          The hint as a string, or None.
+        """
+        if self.ess >= fraction * self.num_samples:
+            return None
+        return (
+            f"hint: the mean importance-sampling ESS is {self.ess:.1f} of {self.num_samples} "
+            f"samples ({100 * self.ess / self.num_samples:.1f} % < {100 * fraction:.0f} %): "
+            "the estimate is noisy and biased low. Try a wider proposal (--tau, e.g. 1.5) "
+            "or a defensive mixture (--defensive_tau, e.g. 4), or more samples."
+        )
 
     def to_dict(self):
         """A JSON-ready summary (no per-example arrays)."""

@@ -52,6 +52,9 @@ _MCMC_METRICS = (
     "dropped_kernel_grads",
 )
 _COUNTS = ("rejected_nonfinite", "dropped_kernel_grads")
+# Logged before the MCMC phase as NaN: they describe chains that have not run yet. (The
+# counts log 0; step_size, entropy_weight and log_det_scale their current values.)
+_CHAIN_METRICS = ("generative_loss", "acceptance", "entropy")
 
 
 class _MCMCPhase(keras.callbacks.Callback):
@@ -202,6 +205,17 @@ class SpeedMeasureVAE(vae_lib.VAE):
             return super().train_step(data)
         return self._mcmc_train_step(vae_lib._images(data))
 
+    def _complete_train_logs(self, logs):
+        """Every MCMC column from the first epoch on (Keras' History and CSVLogger fix their
+        columns at the first epoch): NaN for the chain's values, 0 for its counts, the
+        kernel's current step size, entropy weight and log-det scale."""
+        logs = dict(logs)
+        nan = tf.constant(float("nan"), tf.float32)
+        logs.update({name: nan for name in _CHAIN_METRICS})
+        logs.update({name: tf.zeros([], tf.float32) for name in _COUNTS})
+        logs.update(self.refinement.diagnostics())
+        return logs
+
     def _mcmc_train_step(self, x):
         step_seed = self.next_seed("mcmc_train_step")
         self.refinement.prepare_adaptation()
@@ -289,13 +303,13 @@ class SpeedMeasureVAE(vae_lib.VAE):
             return tfd.MixtureSameFamily(weights, components)
         return tfd.MultivariateNormalDiag(loc=tf.reduce_mean(ends, 0), scale_diag=scale)
 
-    def refine(self, x, num_steps=None, seed=0):
+    def refine(self, x, num_steps=None, seed=None):
         """MCMC-refined posterior samples: one chain per example from an encoder draw.
 
         Args:
           x: images [B, *image_shape].
           num_steps: transitions (default: the training K).
-          seed: int or int32[2] seed.
+          seed: int or int32[2] seed; None draws the next seed of the model's stream.
 
         Returns:
           [B, d] latent samples after `num_steps` transitions of the learned kernel.
@@ -305,5 +319,6 @@ class SpeedMeasureVAE(vae_lib.VAE):
         if num_steps is None:
             num_steps = self.refinement.num_steps
         num_steps = tf.convert_to_tensor(num_steps, tf.int32)
-        ends, _ = self._chain_ends(x, 1, seeds.as_seed(seed), num_steps=num_steps)
+        seed = self.next_seed("refine") if seed is None else seeds.as_seed(seed)
+        ends, _ = self._chain_ends(x, 1, seed, num_steps=num_steps)
         return ends[0]

@@ -19,6 +19,7 @@ from tf_smvae.model import step_metrics
 from tf_smvae.util import replicas
 from tf_smvae.util import seeds
 from tf_smvae.util.errors import ConfigError
+from tf_smvae.util.errors import DataError
 
 tfd = tfp.distributions
 
@@ -312,17 +313,20 @@ class VAE(keras.Model):
         loc, _ = self.encode(x)
         return self.decode(loc)
 
-    def sample(self, num, seed):
+    def sample(self, num, seed=None):
         """Mean images decoded from `num` prior draws.
 
         Args:
           num: number of images (int or scalar int tensor).
-          seed: int or int32[2] seed.
+          seed: int or int32[2] seed; None draws the next seed of the model's own stream
+            (`next_seed`), so repeated calls give new images and a restored model
+            continues its stream.
 
         Returns:
           float tensor [num, *image_shape] in data space.
         """
-        z = self.prior_distribution().sample(num, seed=seeds.as_seed(seed))
+        seed = self.next_seed("sample") if seed is None else seeds.as_seed(seed)
+        z = self.prior_distribution().sample(num, seed=seed)
         return self.decode(z)
 
     def call(self, x, training=False):
@@ -384,17 +388,29 @@ class VAE(keras.Model):
             self.replica_jit_compile = True
             self.jit_compile = False
 
-    def fit(self, x=None, *args, validation_data=None, **kwargs):
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """`keras.Model.fit`, after checking arrays and datasets against the likelihood.
 
+        A VAE learns from images alone. Accepted forms of `x` (and of `validation_data`):
+        an array of images [N, *image_shape]; a `tf.data.Dataset` (or generator) of image
+        batches, or of `(images, ...)` tuples whose other elements (labels, as in tfds'
+        `as_supervised`) are ignored. `validation_data` may also be a tuple `(images,)`.
+        `y` must be left out.
+
         Raises:
-          DataError: naming `fit(x)` or `fit(validation_data)` for data the model cannot
-            score (NaN/inf, wrong shape or dtype, values outside the likelihood's range).
+          DataError: naming `fit(y)` when targets are given, or `fit(x)` or
+            `fit(validation_data)` for data the model cannot score (NaN/inf, wrong shape
+            or dtype, values outside the likelihood's range).
         """
+        if y is not None:
+            raise DataError(
+                "fit(y): a VAE learns from images alone and has no targets; call fit(x) "
+                "(labels in a dataset of (images, labels) tuples are ignored)."
+            )
         data_checks.check_model_input(self, x, "fit(x)")
         data_checks.check_model_input(self, validation_data, "fit(validation_data)")
         validation_data = self._evenly_split(validation_data)
-        return super().fit(x, *args, validation_data=validation_data, **kwargs)
+        return super().fit(x, None, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
         """`keras.Model.evaluate`, after the same checks as `fit` (naming `evaluate(x)`).
@@ -443,7 +459,11 @@ class VAE(keras.Model):
         seed = self.next_seed("train_step")
         gradients, logs = self._replica_compiled(self._elbo_gradients)(x, seed)
         self.optimizer.apply(gradients, self.network_variables)
-        return self._update_metrics(logs, x)
+        return self._update_metrics(self._complete_train_logs(logs), x)
+
+    def _complete_train_logs(self, logs):
+        """Adds the values a subclass logs in other phases, so every epoch has each column."""
+        return logs
 
     def _test_logs(self, x, seed):
         return self._elbo_loss(x, seed)[1]

@@ -100,6 +100,9 @@ def _log_likelihood(model, config, settings):
         f"{summary['num_examples']} examples.",
         flush=True,
     )
+    hint = result.low_ess_hint()
+    if hint:
+        print(hint, flush=True)
     return summary
 
 

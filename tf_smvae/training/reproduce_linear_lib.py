@@ -120,7 +120,8 @@ class _Progress(keras.callbacks.Callback):
         if (epoch + 1) % self.every and (epoch + 1) * self.steps < self.total:
             return
         logs = logs or {}
-        extra = f" acceptance {logs['acceptance']:.2f}" if "acceptance" in logs else ""
+        acceptance = logs.get("acceptance", float("nan"))  # NaN before the MCMC phase
+        extra = f" acceptance {acceptance:.2f}" if np.isfinite(acceptance) else ""
         print(
             f"  {self.label}: epoch {(epoch + 1) * self.steps}/{self.total} "
             f"loss {logs.get('loss', float('nan')):.3f}{extra} {time.time() - self.start:.0f}s",
