@@ -155,3 +155,50 @@ def test_trains_on_the_simulated_linear_gaussian_data(tmp_path):
     model = train_lib.run(config, str(tmp_path))
     assert model.image_shape == (1, 10, 1)
     assert np.isfinite(_read_metrics(str(tmp_path))[-1]["val_elbo"])
+
+
+def _events(directory):
+    """tag -> [(step, value or image shape)] from the TensorBoard event files in directory."""
+    import tensorflow as tf
+
+    found = {}
+    for name in sorted(os.listdir(directory)):
+        for record in tf.data.TFRecordDataset(os.path.join(directory, name)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                tensor = tf.make_ndarray(value.tensor)
+                found.setdefault(value.tag, []).append((event.step, tensor))
+    return found
+
+
+def test_tensorboard_gets_kernel_diagnostics_in_the_mcmc_phase(tmp_path):
+    config = smoke.get_config()
+    config.kernel.name = "mala"
+    config.kernel.preconditioner = "tril"
+    config.kernel.num_steps = 2
+    config.kernel.mcmc_start_epoch = 1
+    config.train.checkpoint_every_steps = 0
+    model = train_lib.run(config, str(tmp_path))
+    events = _events(os.path.join(str(tmp_path), "tensorboard", "kernel"))
+    # Epoch 1 is plain ELBO: only epoch 2 is logged.
+    assert [step for step, _ in events["kernel/condition_number"]] == [2]
+    ((_, kappa),) = events["kernel/condition_number"]
+    scale = model.refinement.kernel_parameters.dense_scale_tril().numpy()
+    singular = np.linalg.svd(scale.astype(np.float64), compute_uv=False)
+    np.testing.assert_allclose(float(kappa), singular.max() / singular.min(), rtol=1e-4)
+    ((_, fraction),) = events["kernel/dropped_grad_fraction"]
+    assert 0.0 <= float(fraction) <= 1.0
+    ((_, jump),) = events["kernel/squared_jump"]
+    record = _read_metrics(str(tmp_path))[-1]
+    np.testing.assert_allclose(float(jump), record["squared_jump"], rtol=1e-5)
+    assert record["squared_jump"] > 0.0 and _read_metrics(str(tmp_path))[0]["squared_jump"] == "nan"
+    assert "kernel/scale" in events and "kernel/scale_diag" in events
+
+
+def test_heat_map_scales_magnitudes_to_unit_range():
+    from tf_smvae.training import callbacks
+
+    image = callbacks.heat_map(np.array([[2.0, 0.0], [-1.0, 4.0]]))
+    assert image.shape == (1, 2, 2, 1)
+    np.testing.assert_allclose(image[0, :, :, 0], [[0.5, 0.0], [0.25, 1.0]])
+    np.testing.assert_array_equal(callbacks.heat_map(np.zeros((2, 2))), np.zeros((1, 2, 2, 1)))

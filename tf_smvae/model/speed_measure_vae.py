@@ -50,11 +50,12 @@ _MCMC_METRICS = (
     "entropy",
     "rejected_nonfinite",
     "dropped_kernel_grads",
+    "squared_jump",
 )
 _COUNTS = ("rejected_nonfinite", "dropped_kernel_grads")
 # Logged before the MCMC phase as NaN: they describe chains that have not run yet. (The
 # counts log 0; step_size, entropy_weight and log_det_scale their current values.)
-_CHAIN_METRICS = ("generative_loss", "acceptance", "entropy")
+_CHAIN_METRICS = ("generative_loss", "acceptance", "entropy", "squared_jump")
 
 
 class _MCMCPhase(keras.callbacks.Callback):
@@ -257,9 +258,8 @@ class SpeedMeasureVAE(vae_lib.VAE):
             loss, logs, terms = self._elbo_loss(x, elbo_seed)
             scaled_loss = replicas.scale_for_sum(loss)  # summed over replicas
         encoder_grads = tape.gradient(scaled_loss, encoder_variables)
-        chain = self.refinement.run_adaptation(
-            lambda z: self.log_joint(x, z), tf.stop_gradient(terms["z"]), chain_seed
-        )
+        start = tf.stop_gradient(terms["z"])
+        chain = self.refinement.run_adaptation(lambda z: self.log_joint(x, z), start, chain_seed)
         with tf.GradientTape() as tape:
             generative_loss = -tf.reduce_mean(
                 self.log_joint(x, tf.stop_gradient(chain.final_state))
@@ -267,6 +267,10 @@ class SpeedMeasureVAE(vae_lib.VAE):
             scaled_generative_loss = replicas.scale_for_sum(generative_loss)
         generative_grads = tape.gradient(scaled_generative_loss, generative_variables)
         logs["generative_loss"] = generative_loss
+        # ||z_K - z_0||^2 over the K transitions, mean over chains: how far the chains move
+        # (0 when every proposal is rejected).
+        jump = tf.reduce_sum(tf.square(tf.stop_gradient(chain.final_state) - start), -1)
+        logs["squared_jump"] = tf.reduce_mean(tf.cast(jump, tf.float32))
         return encoder_grads + generative_grads, logs, chain
 
     # -- evaluation and sampling -----------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Keras callbacks of the training loop: checkpoints, metrics log, image grids."""
+"""Keras callbacks of the training loop: checkpoints, metrics log, image grids, kernel
+diagnostics for TensorBoard."""
 
 import json
 import math
@@ -7,10 +8,12 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from tf_smvae.evaluation import condition_numbers
 from tf_smvae.util import images
 
-__all__ = ["CheckpointCallback", "MetricsLogger", "SampleGrid"]
+__all__ = ["CheckpointCallback", "KernelDiagnostics", "MetricsLogger", "SampleGrid", "heat_map"]
 
 
 class CheckpointCallback(keras.callbacks.Callback):
@@ -118,3 +121,61 @@ class SampleGrid(keras.callbacks.Callback):
             os.path.join(self.directory, f"reconstructions_{tag}.png"),
             images.image_grid(pairs, num_columns=columns),
         )
+
+
+def heat_map(matrix):
+    """|M| as a [1, H, W, 1] image in [0, 1] (0: zero, 1: the largest |entry|)."""
+    magnitude = np.abs(np.asarray(matrix, np.float64))
+    top = magnitude.max() if magnitude.size and np.isfinite(magnitude).all() else 0.0
+    scaled = magnitude / top if top > 0 else magnitude
+    return scaled.astype(np.float32)[np.newaxis, :, :, np.newaxis]
+
+
+class KernelDiagnostics(keras.callbacks.Callback):
+    """TensorBoard diagnostics of the learned kernel, per epoch of the MCMC phase.
+
+    Writes under `directory` (e.g. `tensorboard/kernel`):
+    - `kernel/condition_number`: kappa(C) = sigma_max / sigma_min of the preconditioner
+      (1 for the identity). A growing kappa means C stretches some directions more.
+    - `kernel/dropped_grad_fraction`: the epoch's dropped kernel gradients (non-finite
+      transitions) per step.
+    - `kernel/squared_jump`: mean ||z_K - z_0||^2 of the epoch's chains (the model's
+      `squared_jump` metric): near 0, the chains do not move.
+    - `kernel/scale`: an image of |C| (a heat map of the tril; a diagonal for diag) and a
+      histogram of diag(C).
+    Epochs before the MCMC phase, and models without a kernel, write nothing.
+    """
+
+    def __init__(self, directory):
+        """Args: directory: the summary directory."""
+        super().__init__()
+        self.directory = directory
+        self._writer = None
+
+    def _active(self):
+        return getattr(self.model, "_mcmc_active", False) and hasattr(self.model, "refinement")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._active():
+            return
+        logs = logs or {}
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.directory)
+        scale = self.model.refinement.kernel_parameters.dense_scale_tril().numpy()
+        steps = self.params.get("steps") or 1
+        with self._writer.as_default(step=epoch + 1):
+            if np.all(np.isfinite(scale)):
+                kappa = condition_numbers.condition_number(scale)
+                tf.summary.scalar("kernel/condition_number", kappa)
+                tf.summary.image("kernel/scale", heat_map(scale))
+                tf.summary.histogram("kernel/scale_diag", np.diag(scale))
+            dropped = float(logs.get("dropped_kernel_grads", 0.0))
+            tf.summary.scalar("kernel/dropped_grad_fraction", dropped / steps)
+            if "squared_jump" in logs:
+                tf.summary.scalar("kernel/squared_jump", float(logs["squared_jump"]))
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

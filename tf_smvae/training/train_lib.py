@@ -147,6 +147,7 @@ def _callbacks(config, paths, checkpoint, test, chief=True):
                 seed=config.seed,
             ),
             keras.callbacks.TensorBoard(paths.tensorboard, update_freq="epoch"),
+            callbacks_lib.KernelDiagnostics(os.path.join(paths.tensorboard, "kernel")),
         ]
     return callbacks + [keras.callbacks.TerminateOnNaN()]
 
