@@ -240,7 +240,7 @@ def fetch_tfds(
             raise missing_dataset_error(
                 name, split, [*searched, place], hint, _first_line(error)
             ) from None
-        dataset = _download(name, tfds_name, split, data_dir, tfds_dir, searched, place, hint)
+        dataset = _download(tfds, name, tfds_name, split, data_dir, tfds_dir, searched, place, hint)
     try:
         images, labels = _collect(dataset, label_key, convert or tf.identity)
     except Exception as error:
@@ -251,9 +251,8 @@ def fetch_tfds(
     return RawArrays(images, check_labels(labels, images.shape[0], origin), origin)
 
 
-def _download(name, tfds_name, split, data_dir, tfds_dir, searched, place, hint):
+def _download(tfds, name, tfds_name, split, data_dir, tfds_dir, searched, place, hint):
     """Downloads and prepares a tfds dataset if the network is reachable; cleans up on failure."""
-    tfds = _import_tfds()
     if not network_reachable():
         raise _offline_error(name, tfds_name, tfds_dir, list(searched))
     before = _snapshot(tfds_dir, tfds_name)

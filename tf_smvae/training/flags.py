@@ -30,9 +30,10 @@ def _define_int_list(name, default, help_text, **kwargs):
     )
 
 
-# flag name -> (config field, absl definer, help).
+# flag name -> (config field, absl definer, help). The accepted values of a flag in CHOICES
+# come from its registry (`help_text`), not from the help string.
 SHORT_FLAGS = {
-    "model": ("model.name", flags.DEFINE_string, "Model: vae, hvae."),
+    "model": ("model.name", flags.DEFINE_string, "Model."),
     "dataset": ("dataset.name", flags.DEFINE_string, "Dataset name."),
     "data_dir": ("dataset.data_dir", flags.DEFINE_string, "Where the data files are."),
     "epochs": ("train.epochs", flags.DEFINE_integer, "Training epochs in total."),
@@ -44,21 +45,21 @@ SHORT_FLAGS = {
         "Layer sizes of the hierarchical VAE, top first, e.g. 5,10.",
     ),
     "likelihood": ("model.likelihood", flags.DEFINE_string, "Decoder likelihood."),
-    "prior": ("model.prior", flags.DEFINE_string, "Prior: standard_normal, mog, vamp."),
-    "network": ("model.network", flags.DEFINE_string, "Encoder/decoder network: mlp, conv."),
+    "prior": ("model.prior", flags.DEFINE_string, "Prior."),
+    "network": ("model.network", flags.DEFINE_string, "Encoder/decoder network."),
     "learning_rate": ("train.learning_rate", flags.DEFINE_float, "Model learning rate."),
     "seed": ("seed", flags.DEFINE_integer, "Random seed."),
     "steps_per_epoch": ("train.steps_per_epoch", flags.DEFINE_integer, "Steps per epoch."),
-    "kernel": ("kernel.name", flags.DEFINE_string, "MCMC kernel: none, mala, hmc."),
+    "kernel": ("kernel.name", flags.DEFINE_string, "MCMC kernel."),
     "adaptation": (
         "kernel.adaptation",
         flags.DEFINE_string,
-        "Kernel adaptation: speed_measure, dual_averaging, none.",
+        "Kernel adaptation.",
     ),
     "preconditioner": (
         "kernel.preconditioner",
         flags.DEFINE_string,
-        "Preconditioner C: identity, diag, tril.",
+        "Preconditioner C.",
     ),
     "num_mcmc_steps": ("kernel.num_steps", flags.DEFINE_integer, "MCMC transitions K."),
     "num_leapfrog_steps": ("kernel.num_leapfrog_steps", flags.DEFINE_integer, "HMC steps L."),
@@ -76,7 +77,7 @@ SHORT_FLAGS = {
     "strategy": (
         "train.strategy",
         flags.DEFINE_string,
-        "tf.distribute strategy: default, mirrored, multi_worker, tpu.",
+        "tf.distribute strategy.",
     ),
     "cpu_devices": (
         "train.cpu_devices",
@@ -120,7 +121,7 @@ def help_text(name):
     """The --help line of short flag `name`: its meaning, choices and the config field."""
     field, _, text = SHORT_FLAGS[name]
     if name in CHOICES:
-        text = f"{text.split(':')[0].rstrip('.')}: one of {', '.join(CHOICES[name]())}."
+        text = f"{text[:-1]}: one of {', '.join(CHOICES[name]())}."
     return f"{text} Overrides config.{field}."
 
 
