@@ -30,7 +30,9 @@ setuptools.setup(
         "matplotlib>=3.8",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6"],
+        # The suite builds the docs (Sphinx) and runs examples/ (one needs scikit-learn).
+        "test": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6", "sphinx>=7", "scikit-learn>=1.3"],
+        "docs": ["sphinx>=7", "scikit-learn>=1.3"],
         "bench": ["scikit-learn>=1.3"],
     },
 )

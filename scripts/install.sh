@@ -2,7 +2,7 @@
 # Installs tf_smvae on a fresh machine: the Debian Fashion-MNIST package where apt exists,
 # then the package itself (with the test tools when given --test).
 #   bash scripts/install.sh          # library + binaries
-#   bash scripts/install.sh --test   # ... plus pytest, pytest-xdist, ruff
+#   bash scripts/install.sh --test   # ... plus pytest, pytest-xdist, ruff, sphinx, scikit-learn
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

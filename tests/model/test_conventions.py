@@ -75,3 +75,17 @@ def test_keras_fit_accepts_a_dataset_of_image_label_pairs():
     pairs = tf.data.Dataset.from_tensor_slices((x, np.arange(len(x)))).batch(20)
     history = model.fit(pairs, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_fit_on_a_dataset_uses_its_order_without_keras_shuffle_warning():
+    import warnings
+
+    import tensorflow as tf
+
+    model = tf_smvae.VAE((28, 28, 1), 2, network_kwargs=_SMALL)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    data = tf.data.Dataset.from_tensor_slices(_images()).batch(20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(data, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)]

@@ -48,7 +48,9 @@ AdaptiveChainResults = collections.namedtuple(
 )
 AdaptiveChainResults.__doc__ = """Output of `run_speed_measure_chain` / `run_adaptive_chain`.
 
-Fields as `ChainResults`, plus:
+The fields of `ChainResults`, and the following.
+
+Fields:
   entropy: scalar, mean proposal entropy (nats) over chains and transitions.
   objective: scalar, sum over transitions of the chain-mean speed measure F_k.
   grads: gradients of `objective` (w.r.t. `[step_size, scale_tril]` for

@@ -32,8 +32,11 @@ PreconditionedHMCKernelResults = collections.namedtuple(
 )
 PreconditionedHMCKernelResults.__doc__ = """Internal state of `UncalibratedPreconditionedHMC`.
 
-Fields as `PreconditionedMALAKernelResults` (`momentum` is the whitened draw v, the initial
-momentum being p_0 = C^{-T} v), plus, for the trajectory q_1, ..., q_{L-1} of the proposal:
+The fields of `PreconditionedMALAKernelResults` (`momentum` is the whitened draw v, the
+initial momentum being p_0 = C^{-T} v), and three of the trajectory q_1, ..., q_{L-1} of
+the proposal.
+
+Fields:
   weighted_grads_sum: `[..., d]`, sum_{l=1}^{L-1} (L - l) grad log pi(q_l).
   grads_sum: `[..., d]`, sum_{l=1}^{L-1} grad log pi(q_l).
   midpoint_state: `[..., d]`, the trajectory midpoint q_m (mean of q_floor(L/2) and

@@ -395,7 +395,9 @@ class VAE(keras.Model):
         an array of images [N, *image_shape]; a `tf.data.Dataset` (or generator) of image
         batches, or of `(images, ...)` tuples whose other elements (labels, as in tfds'
         `as_supervised`) are ignored. `validation_data` may also be a tuple `(images,)`.
-        `y` must be left out.
+        `y` must be left out. A dataset's own order is used: `shuffle` defaults to False
+        for a `tf.data.Dataset` (Keras ignores it there, with a warning; shuffle in the
+        pipeline, as `tf_smvae.data.load` does).
 
         Raises:
           DataError: naming `fit(y)` when targets are given, or `fit(x)` or
@@ -410,6 +412,8 @@ class VAE(keras.Model):
         data_checks.check_model_input(self, x, "fit(x)")
         data_checks.check_model_input(self, validation_data, "fit(validation_data)")
         validation_data = self._evenly_split(validation_data)
+        if isinstance(x, tf.data.Dataset) and "shuffle" not in kwargs and len(args) <= 5:
+            kwargs["shuffle"] = False
         return super().fit(x, None, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
