@@ -71,10 +71,29 @@ def test_restart_each_batch_and_serialization():
     persistent.update(0.1)
     persistent.begin_batch()
     assert persistent.values.step.numpy() == 1.0
-    assert not persistent.trainable_weights and len(persistent.non_trainable_weights) == 4
+    # (h, h-bar, H-bar, t) and the shrinkage target mu.
+    assert not persistent.trainable_weights and len(persistent.non_trainable_weights) == 5
     restored = keras.saving.deserialize_keras_object(
         keras.saving.serialize_keras_object(persistent)
     )
     assert restored.get_config() == persistent.get_config()
     with pytest.raises(ConfigError):
         mcmc.DualAveragingState(target_accept_prob=1.5)
+
+
+def test_restart_at_moves_the_state_and_the_shrinkage_target():
+    state = mcmc.DualAveragingState(init_step_size=1.0)
+    state.update(0.1)
+    state.restart_at(0.02)
+    values = state.values
+    np.testing.assert_allclose(np.exp(values.log_step_size.numpy()), 0.02, rtol=1e-6)
+    np.testing.assert_allclose(np.exp(values.log_averaged_step_size.numpy()), 0.02, rtol=1e-6)
+    assert values.error_sum.numpy() == 0.0 and values.step.numpy() == 0.0
+    # The next update is Hoffman and Gelman's first step from mu = log(10 h).
+    expected = mcmc.dual_averaging_update(
+        values, 0.3, state.target_accept_prob, np.log(10 * 0.02).astype(np.float32)
+    )
+    np.testing.assert_allclose(state.update(0.3).numpy(), np.exp(expected.log_step_size), rtol=1e-5)
+    state.reset()
+    np.testing.assert_allclose(state.step_size.numpy(), 1.0)
+    np.testing.assert_allclose(state.log_shrinkage_target.numpy(), np.log(10.0), rtol=1e-6)

@@ -69,3 +69,14 @@ def test_bad_arguments_raise_config_error():
         mcmc.KernelParameters(3, step_size_bijector="relu")
     with pytest.raises(ConfigError):
         mcmc.KernelParameters(3, init_step_size=-1.0)
+
+
+@pytest.mark.parametrize("preconditioner", ["identity", "diag", "tril"])
+def test_assign_sets_step_size_and_a_diagonal_scale(preconditioner):
+    params = mcmc.KernelParameters(3, preconditioner, init_step_size=0.1)
+    params.assign(step_size=0.37, scale_diag=[0.5, 2.0, 0.01])
+    np.testing.assert_allclose(params.step_size.numpy(), 0.37, rtol=1e-5)
+    expected = np.eye(3) if preconditioner == "identity" else np.diag([0.5, 2.0, 0.01])
+    np.testing.assert_allclose(params.dense_scale_tril().numpy(), expected, rtol=1e-4, atol=1e-6)
+    params.assign(step_size=0.2)  # C kept
+    np.testing.assert_allclose(params.dense_scale_tril().numpy(), expected, rtol=1e-4, atol=1e-6)

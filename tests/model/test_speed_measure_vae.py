@@ -96,7 +96,10 @@ def test_pretraining_then_mcmc_in_one_compiled_fit(kwargs):
 def test_speed_measure_steps_move_step_size_and_beta_toward_the_target():
     # Start with a step far too small: acceptance ~1 > a* = 0.55, so the speed measure
     # must grow h and the beta rule must raise beta.
-    model = _compile(_model(kernel="mala", init_step_size=0.01), kernel_learning_rate=0.05)
+    # Without the warm start, which would replace h by its step-size search.
+    model = _compile(
+        _model(kernel="mala", init_step_size=0.01, warm_start=False), kernel_learning_rate=0.05
+    )
     model.fit(_images(200), epochs=2, batch_size=50, verbose=0)
     # h = softplus(u) ~ exp(u) near 0.01 and Adam moves u by ~0.05 a step: 8 steps of
     # consistent sign give ~x1.5; a wrong-signed gradient would shrink h.

@@ -124,6 +124,14 @@ class DualAveragingState(keras.layers.Layer):
                 name=name,
             )
             setattr(self, f"{name}_variable", weight)
+        # mu = log(10 h_0), moved by `restart_at` to the h a warm start found.
+        self.log_shrinkage_target = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(math.log(10.0 * self.init_step_size)),
+            trainable=False,
+            aggregation="only_first_replica",
+            name="log_shrinkage_target",
+        )
         self.built = True
 
     def _state_variables(self):
@@ -158,7 +166,7 @@ class DualAveragingState(keras.layers.Layer):
             self.values,
             replicas.all_reduce_mean(accept_prob),
             self.target_accept_prob,
-            math.log(10.0 * self.init_step_size),
+            tf.convert_to_tensor(self.log_shrinkage_target),
             self.gamma,
             self.t0,
             self.kappa,
@@ -168,9 +176,18 @@ class DualAveragingState(keras.layers.Layer):
         return tf.exp(new.log_step_size)
 
     def reset(self):
-        """Restores h = h-bar = h_0, H-bar = 0, t = 0."""
+        """Restores h = h-bar = h_0, H-bar = 0, t = 0 and mu = log(10 h_0)."""
         for weight, value in zip(self._state_variables(), self._initial):
             weight.assign(tf.cast(value, weight.dtype))
+        self.log_shrinkage_target.assign(math.log(10.0 * self.init_step_size))
+
+    def restart_at(self, step_size):
+        """Restarts dual averaging from h = h-bar = `step_size` (mu = log(10 h), t = 0)."""
+        log_h = tf.math.log(tf.cast(step_size, self.log_shrinkage_target.dtype))
+        restarted = DualAveragingValues(log_h, log_h, tf.zeros_like(log_h), tf.zeros_like(log_h))
+        for weight, value in zip(self._state_variables(), restarted):
+            weight.assign(tf.cast(value, weight.dtype))
+        self.log_shrinkage_target.assign(log_h + math.log(10.0))
 
     def begin_batch(self):
         """Resets the state if `restart_each_batch`; call at the start of a training step."""

@@ -203,6 +203,21 @@ class KernelParameters(keras.layers.Layer):
         """log|det(hC)| = d log h + sum log diag(C)."""
         return self.num_dims * tf.math.log(self.step_size) + self.log_det_scale
 
+    def assign(self, step_size=None, scale_diag=None):
+        """Sets h and/or C = diag(`scale_diag`) (through the bijectors' inverses).
+
+        Args:
+          step_size: scalar h > 0, or None to keep h.
+          scale_diag: `[d]` positive diagonal of C, or None to keep C (ignored by
+            `identity`; for `tril` the off-diagonal entries become 0).
+        """
+        if step_size is not None:
+            value = tf.cast(step_size, self.unconstrained_step_size.dtype)
+            self.unconstrained_step_size.assign(self._step_bijector.inverse(value))
+        if scale_diag is not None and self.unconstrained_scale is not None:
+            dense = tf.linalg.diag(tf.cast(scale_diag, self.unconstrained_scale.dtype))
+            self.unconstrained_scale.assign(self._preconditioner.from_dense(dense))
+
     def call(self, inputs=None):
         """Returns `(step_size, dense_scale_tril)`; `inputs` is ignored."""
         del inputs

@@ -37,6 +37,7 @@ def find_step_size(
     *,
     target_accept_prob,
     max_doublings=40,
+    num_bisections=0,
     seed,
 ):
     """Returns a starting h for `kernel` by doubling or halving its step size.
@@ -50,6 +51,11 @@ def find_step_size(
     (L gradient evaluations); at most `max_doublings + 1` trials run, as a `tf.while_loop`
     (XLA-safe).
 
+    The doubling brackets the crossing within a factor 2, where acceptance can still be
+    anywhere in [a*, 1) (HMC's acceptance falls steeply in h). `num_bisections` > 0 then
+    bisects log h in that bracket, each trial halving it (6 trials: within 2^(1/64) of the
+    crossing), and returns the h of the bracket's end still at or above a*.
+
     Args:
       kernel: a calibrated `PreconditionedMALA` / `PreconditionedHMC` (or any kernel whose
         results' `accepted_results` carry the `step_size` it reads); its results' step
@@ -58,6 +64,7 @@ def find_step_size(
       kernel_results: the kernel's results at `current_state` (bootstrapped when `None`).
       target_accept_prob: the threshold a* in (0, 1).
       max_doublings: Python int, most doublings or halvings (2^40 ~ 1e12).
+      num_bisections: Python int >= 0, bisection trials after the bracketing.
       seed: int32[2].
 
     Returns:
@@ -93,10 +100,33 @@ def find_step_size(
         log_step_size = tf.where(keep, log_step_size, candidate)
         return i + 1, log_step_size, crossed
 
-    _, log_step_size, _ = tf.while_loop(
+    _, log_step_size, crossed = tf.while_loop(
         lambda i, _, done: (i < max_doublings) & ~done,
         body,
         (tf.constant(0), log_initial, tf.constant(False)),
         maximum_iterations=max_doublings,
     )
+    if num_bisections:
+        log_step_size = _bisect(
+            accept_prob, log_step_size, crossed, target_accept_prob, log_two, int(num_bisections)
+        )
     return tf.exp(log_step_size)
+
+
+def _bisect(accept_prob, log_step_size, crossed, target_accept_prob, log_two, num_bisections):
+    """Bisects [log h, log h + log 2] (h at or above a*, 2h below) towards the crossing."""
+    low, high = log_step_size, log_step_size + log_two
+
+    def body(i, low, high):
+        middle = 0.5 * (low + high)
+        above = accept_prob(middle) >= target_accept_prob
+        return i + 1, tf.where(above, middle, low), tf.where(above, high, middle)
+
+    _, low, _ = tf.while_loop(
+        lambda i, low, high: i < num_bisections,
+        body,
+        (tf.constant(0), low, high),
+        maximum_iterations=num_bisections,
+    )
+    # Without a crossing (the doubling ran out) there is no bracket to refine.
+    return tf.where(crossed, low, log_step_size)

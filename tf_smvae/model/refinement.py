@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tf_smvae import mcmc
 from tf_smvae.util import replicas
+from tf_smvae.util import seeds
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
@@ -85,6 +86,10 @@ class _SpeedMeasure:
         del training
         return refinement.kernel_parameters.step_size
 
+    @staticmethod
+    def start_at(refinement, step_size):
+        refinement.kernel_parameters.assign(step_size=step_size)
+
 
 class _DualAveraging:
     """Adapt a scalar h by dual averaging; C stays the identity (the dsMALA/dsHMC rows).
@@ -118,11 +123,16 @@ class _DualAveraging:
     def step_size(refinement, training):
         return refinement.dual_averaging.current_step_size(training)
 
+    @staticmethod
+    def start_at(refinement, step_size):
+        refinement.dual_averaging.restart_at(step_size)
+
 
 class _Fixed:
-    """No adaptation: the initial h and C throughout."""
+    """No adaptation: the initial h and C throughout (no warm start either)."""
 
     learns_by_gradient = False
+    start_at = None
 
     @staticmethod
     def prepare(refinement):
@@ -146,6 +156,11 @@ class _Fixed:
 ADAPTATIONS.register("speed_measure")(_SpeedMeasure)
 ADAPTATIONS.register("dual_averaging")(_DualAveraging)
 ADAPTATIONS.register("none")(_Fixed)
+
+
+# Bisection trials of the warm start's step-size search (h within 2^(1/64) of a*'s
+# crossing for one transition).
+WARM_START_BISECTIONS = 6
 
 
 def _plain_results(results):
@@ -189,6 +204,7 @@ class MCMCRefinement(keras.layers.Layer):
         gradient_mode="stop_target_grads",
         entropy_estimator="auto",
         restart_each_batch=False,
+        warm_start=True,
         **kwargs,
     ):
         """Creates the kernel's parameters and state.
@@ -208,6 +224,10 @@ class MCMCRefinement(keras.layers.Layer):
           entropy_estimator: "exact", "stochastic" or "auto" (HMC with L > 1).
           restart_each_batch: dual averaging restarts at h_0 every batch (the paper's
             code); off by default.
+          warm_start: at the first adaptation (the switch to the MCMC phase), set C to
+            the encoder's mean posterior scales (diag/tril) and h by `find_step_size` on
+            that batch's chains, so adaptation starts near a* (see `warm_start`). Ignored
+            by adaptation "none".
           **kwargs: `keras.layers.Layer` arguments.
 
         Raises:
@@ -232,6 +252,7 @@ class MCMCRefinement(keras.layers.Layer):
         self.gradient_mode = gradient_mode
         self.entropy_estimator = entropy_estimator
         self.restart_each_batch = bool(restart_each_batch)
+        self.warm_start_enabled = bool(warm_start) and ADAPTATIONS.get(adaptation).start_at
         self.kernel_parameters = mcmc.KernelParameters(
             self.latent_dim, preconditioner=preconditioner, init_step_size=self.init_step_size
         )
@@ -246,6 +267,14 @@ class MCMCRefinement(keras.layers.Layer):
             trainable=False,
             aggregation="only_first_replica",
             name="entropy_weight",
+        )
+        self.warm_started = self.add_weight(
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            aggregation="only_first_replica",
+            name="warm_started",
         )
         self.built = True
 
@@ -304,6 +333,75 @@ class MCMCRefinement(keras.layers.Layer):
         self.prepare_adaptation()
         results = self.run_adaptation(target_log_prob_fn, state, seed)
         return self.finish_adaptation(results)
+
+    def warm_start(self, target_log_prob_fn, state, seed, scale_diag=None):
+        """Once (the first call that finds it not done): a starting (h, C) for adaptation.
+
+        C becomes diag(`scale_diag`) (e.g. the encoder's mean posterior scales; kept when
+        None or for `identity`), then h is found by `mcmc.find_step_size` at a* (doubling
+        or halving h until one transition's mean acceptance crosses a*, then bisecting):
+        once from `state`, and again after K transitions with that h, from where the
+        chains went (dual averaging restarts at the result). Under several replicas each
+        runs the search on its chains and log h is averaged. Later calls change nothing.
+        Without it, a posterior narrowed by hundreds of ELBO epochs meets h_0 = 0.1 and
+        C = I, and the first MCMC epoch runs at an acceptance of 0.3-0.5 (BUILD_NOTES).
+
+        Args:
+          target_log_prob_fn: `[B, d] -> [B]`.
+          state: `[B, d]` chain starts (e.g. encoder draws).
+          seed: int32[2].
+          scale_diag: optional `[d]` positive diagonal for C.
+
+        Returns:
+          The scalar h adaptation continues from.
+        """
+        if not self.warm_start_enabled:
+            return tf.convert_to_tensor(self.step_size(training=True))
+        state = tf.stop_gradient(state)
+
+        def find(step_size, start, search_seed):
+            kernel = mcmc.make_kernel(
+                self.kernel,
+                target_log_prob_fn,
+                tf.cast(step_size, state.dtype),
+                _stop(self.kernel_parameters.scale_tril),
+                self.num_leapfrog_steps,
+            )
+            found = mcmc.find_step_size(
+                kernel,
+                start,
+                target_accept_prob=self.target_accept_prob,
+                num_bisections=WARM_START_BISECTIONS,
+                seed=search_seed,
+            )
+            return tf.exp(replicas.all_reduce_mean(tf.math.log(found)))
+
+        def search():
+            if scale_diag is not None:
+                self.kernel_parameters.assign(scale_diag=tf.stop_gradient(scale_diag))
+            first_seed, chain_seed, second_seed = seeds.split_seed(
+                replicas.fold_in_replica(seed), 3, "warm_start"
+            )
+            # A first search at the chain starts, K transitions with its h, then the
+            # search again where the chains went: the K transitions of a training step
+            # mostly start from such moved states, whose acceptance is lower.
+            step_size = find(tf.stop_gradient(self.step_size(training=True)), state, first_seed)
+            moved = mcmc.run_chain(
+                target_log_prob_fn,
+                state,
+                tf.cast(step_size, state.dtype),
+                _stop(self.kernel_parameters.scale_tril),
+                **self.chain_options(chain_seed),
+            ).final_state
+            step_size = find(step_size, tf.stop_gradient(moved), second_seed)
+            self._adaptation.start_at(self, step_size)
+            self.warm_started.assign(1)
+            return tf.cast(step_size, tf.float32)
+
+        def done():
+            return tf.cast(self.step_size(training=True), tf.float32)
+
+        return tf.cond(self.warm_started > 0, done, search)
 
     def prepare_adaptation(self):
         """`adapt`'s state changes before the chains (dual averaging's restart)."""
@@ -382,6 +480,7 @@ class MCMCRefinement(keras.layers.Layer):
             gradient_mode=self.gradient_mode,
             entropy_estimator=self.entropy_estimator,
             restart_each_batch=self.restart_each_batch,
+            warm_start=bool(self.warm_start_enabled),
         )
         return config
 

@@ -40,6 +40,7 @@ _REFINEMENT_ARGS = (
     "gradient_mode",
     "entropy_estimator",
     "restart_each_batch",
+    "warm_start",
 )
 _MCMC_METRICS = (
     "generative_loss",
@@ -112,7 +113,7 @@ class SpeedMeasureVAE(vae_lib.VAE):
             the keyword arguments `kernel`, `adaptation`, `preconditioner`,
             `num_mcmc_steps`, `num_leapfrog_steps`, `init_step_size`,
             `target_accept_prob`, `entropy_weight`, `entropy_weight_rate`,
-            `gradient_mode`, `entropy_estimator`, `restart_each_batch`.
+            `gradient_mode`, `entropy_estimator`, `restart_each_batch`, `warm_start`.
           **kwargs: `VAE` arguments.
         """
         options = {name: kwargs.pop(name) for name in _REFINEMENT_ARGS if name in kwargs}
@@ -219,6 +220,8 @@ class SpeedMeasureVAE(vae_lib.VAE):
 
     def _mcmc_train_step(self, x):
         step_seed = self.next_seed("mcmc_train_step")
+        if self.refinement.warm_start_enabled:
+            self._warm_start_kernel(x, step_seed)
         self.refinement.prepare_adaptation()
         compute = self._replica_compiled(self._mcmc_gradients)
         network_grads, logs, raw_chain = compute(x, step_seed)
@@ -236,6 +239,17 @@ class SpeedMeasureVAE(vae_lib.VAE):
             **self.refinement.diagnostics(),
         )
         return self._update_metrics(logs, x)
+
+    def _warm_start_kernel(self, x, step_seed):
+        """At the first MCMC step: C from the encoder's mean posterior scales, h by the
+        step-size search on this batch's encoder draws (`MCMCRefinement.warm_start`)."""
+        draw_seed, search_seed = seeds.split_seed(step_seed, 2, "warm_start")
+        _, scale = self.encode(x)
+        start = self.sample_posterior(x, 1, draw_seed)[0]
+        scale_diag = tf.exp(replicas.all_reduce_mean(tf.reduce_mean(tf.math.log(scale), 0)))
+        self.refinement.warm_start(
+            lambda z: self.log_joint(x, z), start, search_seed, scale_diag=scale_diag
+        )
 
     def _mcmc_network_variables(self):
         """Encoder variables, then the generative ones (decoder, likelihood, prior)."""

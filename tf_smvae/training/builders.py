@@ -52,6 +52,7 @@ def _refinement_kwargs(config):
         gradient_mode=kernel.gradient_mode,
         entropy_estimator=kernel.entropy_estimator,
         restart_each_batch=kernel.restart_each_batch,
+        warm_start=kernel.warm_start,
         mcmc_start_epoch=kernel.mcmc_start_epoch,
         num_eval_chains=kernel.num_eval_chains,
         eval_proposal=kernel.eval_proposal,

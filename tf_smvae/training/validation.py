@@ -61,6 +61,7 @@ _BOOLS = (
     "model.learn_likelihood_scale",
     "model.analytic_kl",
     "kernel.restart_each_batch",
+    "kernel.warm_start",
     "train.jit_compile",
 )
 _INT_SEQUENCES = ("model.hidden_units",)
