@@ -78,6 +78,7 @@ def test_the_first_mcmc_epoch_starts_adapted(kernel, num_leapfrog_steps):
         preconditioner="diag",
         num_mcmc_steps=5,
         mcmc_start_epoch=3,
+        warm_start=True,
         seed=0,
     )
     model.compile(

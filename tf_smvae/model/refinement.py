@@ -204,7 +204,7 @@ class MCMCRefinement(keras.layers.Layer):
         gradient_mode="stop_target_grads",
         entropy_estimator="auto",
         restart_each_batch=False,
-        warm_start=True,
+        warm_start=False,
         **kwargs,
     ):
         """Creates the kernel's parameters and state.
@@ -227,7 +227,9 @@ class MCMCRefinement(keras.layers.Layer):
           warm_start: at the first adaptation (the switch to the MCMC phase), set C to
             the encoder's mean posterior scales (diag/tril) and h by `find_step_size` on
             that batch's chains, so adaptation starts near a* (see `warm_start`). Ignored
-            by adaptation "none".
+            by adaptation "none". Off by default: it cannot yet run under a distribution
+            strategy (an all-reduce inside `tf.cond`: "merge_call called while defining a
+            new graph").
           **kwargs: `keras.layers.Layer` arguments.
 
         Raises:
