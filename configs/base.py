@@ -57,7 +57,7 @@ def get_config():
     config.kernel.entropy_estimator = "auto"  # exact | stochastic | auto (hmc, L > 1)
     config.kernel.restart_each_batch = False  # dual averaging restarts every batch
     # At the switch to MCMC: C from the encoder's scales, h by a step-size search.
-    config.kernel.warm_start = False  # not yet under a distribution strategy
+    config.kernel.warm_start = True  # h by a step-size search, C from the encoder, at the switch
     config.kernel.num_eval_chains = 16  # M chains per example for the IS proposal
     config.kernel.eval_proposal = "mean"  # mean | mixture
 

@@ -67,7 +67,7 @@ x = (np.random.default_rng(0).uniform(size=(60,) + IMAGE) > 0.5).astype(np.float
 data = tf.data.Dataset.from_tensor_slices(x).batch(BATCH, drop_remainder=True)
 COMMON = dict(image_shape=IMAGE, latent_dim=2, network_kwargs={"hidden_units": (16,)}, seed=3)
 MCMC = dict(kernel="mala", preconditioner="diag", num_mcmc_steps=2, mcmc_start_epoch=1,
-            init_step_size=0.3, entropy_weight_rate=0.5)
+            init_step_size=0.3, entropy_weight_rate=0.5, warm_start=False)
 
 
 class _ReplicaEmulatingSMVAE(speed_measure_vae.SpeedMeasureVAE):
@@ -115,6 +115,7 @@ def train(cls, strategy, epochs, jit, **kwargs):
         out["entropy_weight"] = float(refinement.entropy_weight.numpy())
         out["step_size"] = float(refinement.kernel_parameters.step_size.numpy())
         out["scale"] = refinement.kernel_parameters.dense_scale_tril().numpy().tolist()
+        out["warm_started"] = int(refinement.warm_started.numpy())
     return out
 
 
@@ -151,6 +152,9 @@ if sys.argv[2:] == ["vae_only"]:
     sys.exit(0)
 results["smvae_1"] = train(_ReplicaEmulatingSMVAE, default, 3, jit, **MCMC)
 results["smvae_2"] = train(speed_measure_vae.SpeedMeasureVAE, mirrored, 3, jit, **MCMC)
+WARM = dict(MCMC, warm_start=True)
+results["warm_1"] = train(speed_measure_vae.SpeedMeasureVAE, default, 2, jit, **WARM)
+results["warm_2"] = train(speed_measure_vae.SpeedMeasureVAE, mirrored, 2, jit, **WARM)
 results["kl_one_batch"] = kl(default, 6, 6)
 results["kl_uneven_1"] = kl(default, 6, 4)  # batches of 4 and 2
 results["kl_uneven_2"] = kl(mirrored, 7, 4)  # 4 and 3, cut to 2: the first 6 examples
@@ -255,6 +259,20 @@ def test_smvae_state_moved(comparison):
     acceptance = result["history"]["acceptance"]  # NaN before the MCMC phase
     assert len(acceptance) == len(result["history"]["loss"])
     assert sum(np.isfinite(acceptance)) == 2  # the 2 MCMC epochs
+
+
+def test_the_warm_start_runs_under_two_replicas(comparison):
+    # Each replica searches h on its own chains and log h is averaged, so h is not the
+    # one-device h, but both start the MCMC epoch adapted from the same ELBO epoch.
+    one, two = comparison["warm_1"], comparison["warm_2"]
+    assert one["warm_started"] == two["warm_started"] == 1
+    assert np.all(np.isfinite(two["history"]["loss"]))
+    print("warm start h:", one["step_size"], two["step_size"])
+    print("first MCMC epoch acceptance:", one["history"]["acceptance"][1],
+          two["history"]["acceptance"][1])
+    assert abs(np.log(two["step_size"] / one["step_size"])) < np.log(2.0)
+    for run in (one, two):
+        assert abs(run["history"]["acceptance"][1] - 0.55) < 0.15
 
 
 def test_unknown_strategy_names_the_field():

@@ -204,7 +204,7 @@ class MCMCRefinement(keras.layers.Layer):
         gradient_mode="stop_target_grads",
         entropy_estimator="auto",
         restart_each_batch=False,
-        warm_start=False,
+        warm_start=True,
         **kwargs,
     ):
         """Creates the kernel's parameters and state.
@@ -227,9 +227,7 @@ class MCMCRefinement(keras.layers.Layer):
           warm_start: at the first adaptation (the switch to the MCMC phase), set C to
             the encoder's mean posterior scales (diag/tril) and h by `find_step_size` on
             that batch's chains, so adaptation starts near a* (see `warm_start`). Ignored
-            by adaptation "none". Off by default: it cannot yet run under a distribution
-            strategy (an all-reduce inside `tf.cond`: "merge_call called while defining a
-            new graph").
+            by adaptation "none".
           **kwargs: `keras.layers.Layer` arguments.
 
         Raises:
@@ -336,17 +334,28 @@ class MCMCRefinement(keras.layers.Layer):
         results = self.run_adaptation(target_log_prob_fn, state, seed)
         return self.finish_adaptation(results)
 
+    @property
+    def warm_start_due(self):
+        """Whether `warm_start` is enabled and has not run yet (read eagerly)."""
+        return bool(self.warm_start_enabled) and int(self.warm_started.numpy()) == 0
+
     def warm_start(self, target_log_prob_fn, state, seed, scale_diag=None):
-        """Once (the first call that finds it not done): a starting (h, C) for adaptation.
+        """A starting (h, C) for adaptation; callers run it once, where `warm_start_due`.
 
         C becomes diag(`scale_diag`) (e.g. the encoder's mean posterior scales; kept when
         None or for `identity`), then h is found by `mcmc.find_step_size` at a* (doubling
         or halving h until one transition's mean acceptance crosses a*, then bisecting):
         once from `state`, and again after K transitions with that h, from where the
         chains went (dual averaging restarts at the result). Under several replicas each
-        runs the search on its chains and log h is averaged. Later calls change nothing.
+        runs the search on its chains and log h is averaged. `warm_started` records that
+        it ran (it is saved with the layer, so a resumed run does not repeat it).
         Without it, a posterior narrowed by hundreds of ELBO epochs meets h_0 = 0.1 and
         C = I, and the first MCMC epoch runs at an acceptance of 0.3-0.5 (BUILD_NOTES).
+
+        The search runs unconditionally: whether it is due is decided in Python when a
+        train function is traced (`SpeedMeasureVAE.make_train_function`), because an
+        all-reduce or a mirrored variable's assignment cannot sit inside `tf.cond` under
+        a distribution strategy.
 
         Args:
           target_log_prob_fn: `[B, d] -> [B]`.
@@ -378,32 +387,26 @@ class MCMCRefinement(keras.layers.Layer):
             )
             return tf.exp(replicas.all_reduce_mean(tf.math.log(found)))
 
-        def search():
-            if scale_diag is not None:
-                self.kernel_parameters.assign(scale_diag=tf.stop_gradient(scale_diag))
-            first_seed, chain_seed, second_seed = seeds.split_seed(
-                replicas.fold_in_replica(seed), 3, "warm_start"
-            )
-            # A first search at the chain starts, K transitions with its h, then the
-            # search again where the chains went: the K transitions of a training step
-            # mostly start from such moved states, whose acceptance is lower.
-            step_size = find(tf.stop_gradient(self.step_size(training=True)), state, first_seed)
-            moved = mcmc.run_chain(
-                target_log_prob_fn,
-                state,
-                tf.cast(step_size, state.dtype),
-                _stop(self.kernel_parameters.scale_tril),
-                **self.chain_options(chain_seed),
-            ).final_state
-            step_size = find(step_size, tf.stop_gradient(moved), second_seed)
-            self._adaptation.start_at(self, step_size)
-            self.warm_started.assign(1)
-            return tf.cast(step_size, tf.float32)
-
-        def done():
-            return tf.cast(self.step_size(training=True), tf.float32)
-
-        return tf.cond(self.warm_started > 0, done, search)
+        if scale_diag is not None:
+            self.kernel_parameters.assign(scale_diag=tf.stop_gradient(scale_diag))
+        first_seed, chain_seed, second_seed = seeds.split_seed(
+            replicas.fold_in_replica(seed), 3, "warm_start"
+        )
+        # A first search at the chain starts, K transitions with its h, then the search
+        # again where the chains went: the K transitions of a training step mostly start
+        # from such moved states, whose acceptance is lower.
+        step_size = find(tf.stop_gradient(self.step_size(training=True)), state, first_seed)
+        moved = mcmc.run_chain(
+            target_log_prob_fn,
+            state,
+            tf.cast(step_size, state.dtype),
+            _stop(self.kernel_parameters.scale_tril),
+            **self.chain_options(chain_seed),
+        ).final_state
+        step_size = find(step_size, tf.stop_gradient(moved), second_seed)
+        self._adaptation.start_at(self, step_size)
+        self.warm_started.assign(1)
+        return tf.cast(step_size, tf.float32)
 
     def prepare_adaptation(self):
         """`adapt`'s state changes before the chains (dual averaging's restart)."""

@@ -65,6 +65,10 @@ class _MCMCPhase(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.model.set_mcmc_phase(epoch >= self.model.mcmc_start_epoch)
 
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model._warm_start_traced:
+            self.model.make_train_function()  # retraced without the warm start
+
 
 @keras.saving.register_keras_serializable(package="tf_smvae")
 class SpeedMeasureVAE(vae_lib.VAE):
@@ -139,6 +143,7 @@ class SpeedMeasureVAE(vae_lib.VAE):
             name="mcmc_phase",
         )
         self._mcmc_active = False
+        self._warm_start_traced = False
         self.kernel_optimizer = None
 
     def _metric_names(self):
@@ -202,6 +207,21 @@ class SpeedMeasureVAE(vae_lib.VAE):
         callbacks = [*(callbacks or []), _MCMCPhase()]
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
+    def make_train_function(self, force=False):
+        """Traces the kernel's warm start into the train function while it is due.
+
+        The first MCMC step's function runs `MCMCRefinement.warm_start` unconditionally
+        (no `tf.cond`, so it also runs under a distribution strategy); once it has run,
+        the next call here (`fit` calls it after each batch) traces a function without
+        it. With `steps_per_execution` N > 1 the search runs at each of the first N steps
+        and the last one counts.
+        """
+        due = self._mcmc_active and self.refinement.warm_start_due
+        if due != self._warm_start_traced:
+            force = True
+        self._warm_start_traced = due
+        return super().make_train_function(force=force)
+
     def train_step(self, data):
         if not self._mcmc_active:
             return super().train_step(data)
@@ -220,7 +240,7 @@ class SpeedMeasureVAE(vae_lib.VAE):
 
     def _mcmc_train_step(self, x):
         step_seed = self.next_seed("mcmc_train_step")
-        if self.refinement.warm_start_enabled:
+        if self._warm_start_traced:
             self._warm_start_kernel(x, step_seed)
         self.refinement.prepare_adaptation()
         compute = self._replica_compiled(self._mcmc_gradients)
@@ -246,7 +266,9 @@ class SpeedMeasureVAE(vae_lib.VAE):
         draw_seed, search_seed = seeds.split_seed(step_seed, 2, "warm_start")
         _, scale = self.encode(x)
         start = self.sample_posterior(x, 1, draw_seed)[0]
-        scale_diag = tf.exp(replicas.all_reduce_mean(tf.reduce_mean(tf.math.log(scale), 0)))
+        # Some encoders share their scales over the batch ([d] or [1, d]).
+        log_scale = tf.math.log(tf.broadcast_to(scale, tf.shape(start)))
+        scale_diag = tf.exp(replicas.all_reduce_mean(tf.reduce_mean(log_scale, 0)))
         self.refinement.warm_start(
             lambda z: self.log_joint(x, z), start, search_seed, scale_diag=scale_diag
         )
