@@ -268,8 +268,11 @@ def test_the_warm_start_runs_under_two_replicas(comparison):
     assert one["warm_started"] == two["warm_started"] == 1
     assert np.all(np.isfinite(two["history"]["loss"]))
     print("warm start h:", one["step_size"], two["step_size"])
-    print("first MCMC epoch acceptance:", one["history"]["acceptance"][1],
-          two["history"]["acceptance"][1])
+    print(
+        "first MCMC epoch acceptance:",
+        one["history"]["acceptance"][1],
+        two["history"]["acceptance"][1],
+    )
     assert abs(np.log(two["step_size"] / one["step_size"])) < np.log(2.0)
     for run in (one, two):
         assert abs(run["history"]["acceptance"][1] - 0.55) < 0.15
