@@ -44,7 +44,7 @@ def get_config():
     config.kernel = ml_collections.ConfigDict()
     config.kernel.name = "none"  # none (plain VAE) | mala | hmc
     config.kernel.adaptation = "speed_measure"  # speed_measure | dual_averaging | none
-    config.kernel.preconditioner = "diag"  # identity | diag | tril (dual averaging: identity)
+    config.kernel.preconditioner = "diag"  # identity | diag | tril | amortised | amortised_tril
     config.kernel.num_steps = 5  # K transitions per training step
     config.kernel.num_leapfrog_steps = 2  # L (hmc only)
     config.kernel.mcmc_start_epoch = 0  # epochs of plain-ELBO pre-training

@@ -19,9 +19,26 @@ from tf_smvae.util import seeds
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
-__all__ = ["ADAPTATIONS", "MCMCRefinement", "RefinementResults"]
+__all__ = ["ADAPTATIONS", "PRECONDITIONERS", "MCMCRefinement", "RefinementResults"]
 
 ADAPTATIONS = Registry("adaptation")
+
+PreconditionerSpec = collections.namedtuple("PreconditionerSpec", ["kernel", "amortised"])
+PreconditionerSpec.__doc__ = """A preconditioner a refinement accepts.
+
+Fields:
+  kernel: the learned C's form in `mcmc.PRECONDITIONERS` (identity, diag, tril).
+  amortised: whether the chains run in coordinates whitened by the encoder's
+    posterior scales sigma(x), so that the effective C(x) = diag(sigma(x)) C.
+"""
+
+# Every kernel preconditioner as itself, and the amortised ones of DESIGN 4.1:
+# C(x) = diag(sigma_phi(x)) diag(c) ("amortised") or diag(sigma_phi(x)) L ("amortised_tril").
+PRECONDITIONERS = Registry("preconditioner")
+for _name in mcmc.PRECONDITIONERS.names():
+    PRECONDITIONERS.register(_name)(PreconditionerSpec(_name, False))
+PRECONDITIONERS.register("amortised")(PreconditionerSpec("diag", True))
+PRECONDITIONERS.register("amortised_tril")(PreconditionerSpec("tril", True))
 
 RefinementResults = collections.namedtuple(
     "RefinementResults",
@@ -140,7 +157,7 @@ class _Fixed:
 
     @staticmethod
     def run(refinement, target_log_prob_fn, state, seed):
-        return refinement.sample(target_log_prob_fn, state, seed)
+        return refinement._sample(target_log_prob_fn, state, seed, None)  # coordinates set
 
     @staticmethod
     def finish(refinement, results):
@@ -213,7 +230,10 @@ class MCMCRefinement(keras.layers.Layer):
           latent_dim: d, the dimension of the chain state.
           kernel: "mala" or "hmc".
           adaptation: "speed_measure", "dual_averaging" or "none".
-          preconditioner: "identity", "diag" or "tril" (dual averaging: identity only).
+          preconditioner: "identity", "diag", "tril", or the amortised "amortised"
+            (C(x) = diag(sigma(x)) diag(c)) and "amortised_tril" (diag(sigma(x)) L),
+            which need the encoder's posterior scales sigma(x) as `scale` (see
+            `PRECONDITIONERS`; dual averaging: identity only).
           num_steps: K transitions per refinement (static).
           num_leapfrog_steps: L for HMC (static; 1 for MALA).
           init_step_size: h_0.
@@ -253,8 +273,12 @@ class MCMCRefinement(keras.layers.Layer):
         self.entropy_estimator = entropy_estimator
         self.restart_each_batch = bool(restart_each_batch)
         self.warm_start_enabled = bool(warm_start) and ADAPTATIONS.get(adaptation).start_at
+        preconditioner_spec = PRECONDITIONERS.get(preconditioner)
+        self.amortised = preconditioner_spec.amortised
         self.kernel_parameters = mcmc.KernelParameters(
-            self.latent_dim, preconditioner=preconditioner, init_step_size=self.init_step_size
+            self.latent_dim,
+            preconditioner=preconditioner_spec.kernel,
+            init_step_size=self.init_step_size,
         )
         self.dual_averaging = mcmc.DualAveragingState(
             init_step_size=self.init_step_size,
@@ -314,13 +338,15 @@ class MCMCRefinement(keras.layers.Layer):
             )
         )
 
-    def adapt(self, target_log_prob_fn, state, seed):
+    def adapt(self, target_log_prob_fn, state, seed, scale=None):
         """K transitions from `state` while training; updates beta / dual averaging.
 
         Args:
           target_log_prob_fn: `[B, d] -> [B]`, the unnormalised log posterior.
           state: `[B, d]` initial states (held constant).
           seed: int32[2].
+          scale: `[B, d]` (or `[d]`) encoder posterior scales; required by the amortised
+            preconditioners, ignored by the others.
 
         Under a multi-replica strategy each replica runs its own chains (the replica id is
         folded into `seed`), the acceptance that updates beta or dual averaging is the mean
@@ -331,15 +357,33 @@ class MCMCRefinement(keras.layers.Layer):
           `RefinementResults`.
         """
         self.prepare_adaptation()
-        results = self.run_adaptation(target_log_prob_fn, state, seed)
+        results = self.run_adaptation(target_log_prob_fn, state, seed, scale=scale)
         return self.finish_adaptation(results)
+
+    def _coordinates(self, target_log_prob_fn, state, scale):
+        """The chains' coordinates: `(target_log_prob_fn, state, to_latent)`.
+
+        Amortised: w = z / sigma(x) with the target w -> log p(x, sigma(x) w), so that
+        the kernel's C acts as diag(sigma(x)) C on z (the Jacobian is constant in w and
+        cancels in every acceptance ratio and in the kernel's gradients; logged entropies
+        are then those of the whitened proposal). Otherwise z itself.
+        """
+        if not self.amortised:
+            return target_log_prob_fn, state, lambda w: w
+        if scale is None:
+            raise ConfigError(
+                f"preconditioner {self.preconditioner!r} needs the encoder's posterior "
+                "scales: pass scale=[B, d] (SpeedMeasureVAE does)."
+            )
+        scale = tf.stop_gradient(tf.broadcast_to(tf.cast(scale, state.dtype), tf.shape(state)))
+        return (lambda w: target_log_prob_fn(scale * w)), state / scale, lambda w: scale * w
 
     @property
     def warm_start_due(self):
         """Whether `warm_start` is enabled and has not run yet (read eagerly)."""
         return bool(self.warm_start_enabled) and int(self.warm_started.numpy()) == 0
 
-    def warm_start(self, target_log_prob_fn, state, seed, scale_diag=None):
+    def warm_start(self, target_log_prob_fn, state, seed, scale_diag=None, scale=None):
         """A starting (h, C) for adaptation; callers run it once, where `warm_start_due`.
 
         C becomes diag(`scale_diag`) (e.g. the encoder's mean posterior scales; kept when
@@ -361,14 +405,19 @@ class MCMCRefinement(keras.layers.Layer):
           target_log_prob_fn: `[B, d] -> [B]`.
           state: `[B, d]` chain starts (e.g. encoder draws).
           seed: int32[2].
-          scale_diag: optional `[d]` positive diagonal for C.
+          scale_diag: optional `[d]` positive diagonal for C (not used by the amortised
+            preconditioners, whose C starts at I on top of `scale`).
+          scale: per-chain encoder scales, for the amortised preconditioners.
 
         Returns:
           The scalar h adaptation continues from.
         """
         if not self.warm_start_enabled:
             return tf.convert_to_tensor(self.step_size(training=True))
+        target_log_prob_fn, state, _ = self._coordinates(target_log_prob_fn, state, scale)
         state = tf.stop_gradient(state)
+        if self.amortised:
+            scale_diag = None
 
         def find(step_size, start, search_seed):
             kernel = mcmc.make_kernel(
@@ -412,14 +461,18 @@ class MCMCRefinement(keras.layers.Layer):
         """`adapt`'s state changes before the chains (dual averaging's restart)."""
         self._adaptation.prepare(self)
 
-    def run_adaptation(self, target_log_prob_fn, state, seed):
+    def run_adaptation(self, target_log_prob_fn, state, seed, scale=None):
         """`adapt`'s chains: no state change and no cross-replica step (XLA-compilable).
 
         Returns:
           The chain runner's results, for `finish_adaptation`.
         """
         seed = replicas.fold_in_replica(seed)
-        return self._adaptation.run(self, target_log_prob_fn, tf.stop_gradient(state), seed)
+        target_log_prob_fn, state, to_latent = self._coordinates(
+            target_log_prob_fn, tf.stop_gradient(state), scale
+        )
+        results = self._adaptation.run(self, target_log_prob_fn, state, seed)
+        return results._replace(final_state=to_latent(results.final_state))
 
     def finish_adaptation(self, results):
         """`adapt`'s all-reduces and state updates (beta, dual averaging) after the chains.
@@ -429,7 +482,7 @@ class MCMCRefinement(keras.layers.Layer):
         """
         return self._adaptation.finish(self, results)
 
-    def sample(self, target_log_prob_fn, state, seed, num_steps=None):
+    def sample(self, target_log_prob_fn, state, seed, num_steps=None, scale=None):
         """K (or `num_steps`) transitions with the learned kernel; adapts nothing.
 
         Args:
@@ -438,10 +491,18 @@ class MCMCRefinement(keras.layers.Layer):
           seed: int32[2].
           num_steps: None (K), a Python int, or a scalar int tensor (then the chain runs
             one transition per loop iteration and reports only its final state).
+          scale: per-chain encoder scales, for the amortised preconditioners.
 
         Returns:
           `RefinementResults` (no gradients).
         """
+        target_log_prob_fn, state, to_latent = self._coordinates(
+            target_log_prob_fn, tf.stop_gradient(state), scale
+        )
+        results = self._sample(target_log_prob_fn, state, seed, num_steps)
+        return results._replace(final_state=to_latent(results.final_state))
+
+    def _sample(self, target_log_prob_fn, state, seed, num_steps):
         run = functools.partial(
             mcmc.run_chain,
             target_log_prob_fn,
@@ -495,7 +556,7 @@ def _stop(tensor):
 
 
 def _check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps):
-    mcmc.PRECONDITIONERS.get(preconditioner, field="preconditioner")
+    PRECONDITIONERS.get(preconditioner, field="preconditioner")
     if adaptation == "dual_averaging" and preconditioner != "identity":
         raise ConfigError(
             "adaptation 'dual_averaging' adapts a scalar step size with C = identity; "

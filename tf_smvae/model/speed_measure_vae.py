@@ -270,8 +270,18 @@ class SpeedMeasureVAE(vae_lib.VAE):
         log_scale = tf.math.log(tf.broadcast_to(scale, tf.shape(start)))
         scale_diag = tf.exp(replicas.all_reduce_mean(tf.reduce_mean(log_scale, 0)))
         self.refinement.warm_start(
-            lambda z: self.log_joint(x, z), start, search_seed, scale_diag=scale_diag
+            lambda z: self.log_joint(x, z),
+            start,
+            search_seed,
+            scale_diag=scale_diag,
+            scale=tf.stop_gradient(scale) if self.refinement.amortised else None,
         )
+
+    def _chain_scale(self, x):
+        """The encoder's posterior scales [B, d] for an amortised preconditioner, else None."""
+        if not self.refinement.amortised:
+            return None
+        return tf.stop_gradient(self.encode(x)[1])
 
     def _mcmc_network_variables(self):
         """Encoder variables, then the generative ones (decoder, likelihood, prior)."""
@@ -295,7 +305,9 @@ class SpeedMeasureVAE(vae_lib.VAE):
             scaled_loss = replicas.scale_for_sum(loss)  # summed over replicas
         encoder_grads = tape.gradient(scaled_loss, encoder_variables)
         start = tf.stop_gradient(terms["z"])
-        chain = self.refinement.run_adaptation(lambda z: self.log_joint(x, z), start, chain_seed)
+        chain = self.refinement.run_adaptation(
+            lambda z: self.log_joint(x, z), start, chain_seed, scale=self._chain_scale(x)
+        )
         with tf.GradientTape() as tape:
             generative_loss = -tf.reduce_mean(
                 self.log_joint(x, tf.stop_gradient(chain.final_state))
@@ -320,8 +332,17 @@ class SpeedMeasureVAE(vae_lib.VAE):
             tf.repeat(x[tf.newaxis], num_chains, axis=0),
             tf.concat([[-1], tf.shape(x)[1:]], 0),
         )
+        chain_scale = None
+        if self.refinement.amortised:  # start is [M * B, d], M copies of the batch
+            chain_scale = tf.tile(
+                tf.broadcast_to(scale, tf.shape(start[: tf.shape(x)[0]])), [num_chains, 1]
+            )
         results = self.refinement.sample(
-            lambda z: self.log_joint(tiled, z), start, chain_seed, num_steps=num_steps
+            lambda z: self.log_joint(tiled, z),
+            start,
+            chain_seed,
+            num_steps=num_steps,
+            scale=chain_scale,
         )
         ends = tf.reshape(results.final_state, [num_chains, -1, self.latent_dim])
         return ends, scale

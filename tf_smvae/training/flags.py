@@ -112,7 +112,7 @@ CHOICES = {
     "network": _registry_names("tf_smvae.nn.networks", "NETWORKS"),
     "kernel": _kernel_names,
     "adaptation": _registry_names("tf_smvae.model.refinement", "ADAPTATIONS"),
-    "preconditioner": _registry_names("tf_smvae.mcmc.kernel_parameters", "PRECONDITIONERS"),
+    "preconditioner": _registry_names("tf_smvae.model.refinement", "PRECONDITIONERS"),
     "strategy": _registry_names("tf_smvae.training.distribute", "STRATEGIES"),
 }
 

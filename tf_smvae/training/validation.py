@@ -201,7 +201,7 @@ def _check_kernel(config):
     if kernel.name == "none":
         return
     refinement.ADAPTATIONS.get(kernel.adaptation, field="kernel.adaptation")
-    mcmc.PRECONDITIONERS.get(kernel.preconditioner, field="kernel.preconditioner")
+    refinement.PRECONDITIONERS.get(kernel.preconditioner, field="kernel.preconditioner")
     mcmc.GRADIENT_MODES.get(kernel.gradient_mode, field="kernel.gradient_mode")
     mcmc.LOG_DET_ESTIMATORS.get(kernel.entropy_estimator, field="kernel.entropy_estimator")
     if kernel.adaptation == "dual_averaging" and kernel.preconditioner != "identity":
