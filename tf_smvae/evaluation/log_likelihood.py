@@ -330,6 +330,12 @@ def log_likelihood(
     for index, x in enumerate(dataset):
         if isinstance(data, tf.data.Dataset):
             model.likelihood.check_data(x, f"data (batch {index})")
+        if index == 0 and model.warm_start_kernel(x, seeds.split_seed(base_seed, 1, "warm")[0]):
+            print(
+                "The MCMC kernel was never adapted: warm-started on the first batch "
+                f"(step size {float(model.refinement.step_size(training=False)):.4g}).",
+                flush=True,
+            )
         size = int(x.shape[0])
         chunk = chunk_size or default_chunk_size(model, size)
         chunk = min(int(chunk), int(num_samples))

@@ -260,6 +260,29 @@ class SpeedMeasureVAE(vae_lib.VAE):
         )
         return self._update_metrics(logs, x)
 
+    def warm_start_kernel(self, x, seed=None):
+        """Warm-starts a kernel that was never adapted (no MCMC epoch trained), once.
+
+        A model trained by the ELBO only, or whose MCMC phase never started, would
+        otherwise refine and build IS proposals with h_0 and C = I. The same search as
+        at the switch to the MCMC phase (`MCMCRefinement.warm_start`) then runs on `x`;
+        `refine` (eagerly) and `evaluation.log_likelihood` call it first. Run eagerly,
+        outside a distribution strategy's replica context.
+
+        Args:
+          x: images [B, *image_shape].
+          seed: int or int32[2]; None draws from the model's seed stream.
+
+        Returns:
+          Whether a warm start ran (False once adapted, or with `warm_start=False`).
+        """
+        if not self.refinement.warm_start_due:
+            return False
+        seed = self.next_seed("warm_start_kernel") if seed is None else seeds.as_seed(seed)
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        tf.function(self._warm_start_kernel, jit_compile=False)(x, seed)
+        return True
+
     def _warm_start_kernel(self, x, step_seed):
         """At the first MCMC step: C from the encoder's mean posterior scales, h by the
         step-size search on this batch's encoder draws (`MCMCRefinement.warm_start`)."""
@@ -380,6 +403,8 @@ class SpeedMeasureVAE(vae_lib.VAE):
         if num_steps is None:
             num_steps = self.refinement.num_steps
         num_steps = tf.convert_to_tensor(num_steps, tf.int32)
+        if tf.executing_eagerly():
+            self.warm_start_kernel(x)
         seed = self.next_seed("refine") if seed is None else seeds.as_seed(seed)
         ends, _ = self._chain_ends(x, 1, seed, num_steps=num_steps)
         return ends[0]

@@ -302,6 +302,21 @@ class VAE(keras.Model):
         loc, scale = self.encode(x)
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale * tf.sqrt(tau))
 
+    def warm_start_kernel(self, x, seed=None):
+        """Warm-starts the model's MCMC kernel on images `x` if it was never adapted.
+
+        `evaluation.log_likelihood` calls it with its first batch; a VAE has no kernel.
+
+        Args:
+          x: images [B, *image_shape].
+          seed: int or int32[2]; None draws from the model's seed stream.
+
+        Returns:
+          Whether a warm start ran (always False here).
+        """
+        del x, seed
+        return False
+
     # -- public conveniences ------------------------------------------------------------
 
     def decode(self, z):
