@@ -146,7 +146,7 @@ def test_epochs_scale_multiplies_both_phases_keeping_one_epoch_each():
         reproduce_lib.TABLES["table1"], "fashion_mnist", "VAE-gradHMC", 2, settings
     )
     assert (config.kernel.mcmc_start_epoch, config.train.epochs) == (3, 4)  # 290 + 10 -> 3 + 1
-    assert config.seed == 2 and config.train.learning_rate == 5e-3
+    assert config.seed == 2 and config.train.learning_rate == 5e-4
     config = reproduce_lib.make_config(
         reproduce_lib.TABLES["table6"], "fashion_mnist", "gradHMC-LT", 0, reproduce_lib.Settings()
     )
