@@ -167,6 +167,14 @@ _BAD_CONFIGS = [
         {**_HMC, "kernel.adaptation": "dual_averaging", "kernel.preconditioner": "tril"},
         "kernel.preconditioner",
     ),
+    (
+        {
+            **_HMC,
+            "kernel.adaptation": "speed_measure_dual_averaging",
+            "kernel.preconditioner": "identity",
+        },
+        "kernel.preconditioner",
+    ),
     ({"model.name": "hvae", "model.prior": "mog"}, "model.prior"),
     ({"model.name": "hvae", "model.latent_dims": ()}, "model.latent_dims"),
 ]
@@ -282,6 +290,11 @@ _BAD_MODELS = [
     (
         tf_smvae.SpeedMeasureVAE,
         dict(adaptation="dual_averaging", preconditioner="tril"),
+        "preconditioner",
+    ),
+    (
+        tf_smvae.SpeedMeasureVAE,
+        dict(adaptation="speed_measure_dual_averaging", preconditioner="identity"),
         "preconditioner",
     ),
     pytest.param(

@@ -15,6 +15,7 @@ from tf_smvae.mcmc.adaptation import STEP_SIZE_ADAPTATIONS
 from tf_smvae.mcmc.adaptation import AdamState
 from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptation
 from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptationResults
+from tf_smvae.mcmc.adaptation import normalise_scale_tril
 from tf_smvae.mcmc.chain import AdaptiveChainResults
 from tf_smvae.mcmc.chain import ChainResults
 from tf_smvae.mcmc.chain import run_adaptive_chain
@@ -76,6 +77,7 @@ __all__ = [
     "STEP_SIZE_ADAPTATIONS",
     "STEP_SIZE_BIJECTORS",
     "SpeedMeasureAdaptation",
+    "normalise_scale_tril",
     "SpeedMeasureAdaptationResults",
     "SpeedMeasureGradients",
     "SpeedMeasureResults",

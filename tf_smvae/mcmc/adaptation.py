@@ -104,8 +104,15 @@ Fields:
 """
 
 
-def _normalise(scale_tril):
-    """C / exp(mean log diag C): the shape of C, unit geometric-mean diagonal."""
+def normalise_scale_tril(scale_tril):
+    """C / exp(mean log diag C): the shape of C, unit geometric-mean diagonal.
+
+    Args:
+      scale_tril: C in compact form (`None`, `[d]` or `[d, d]`).
+
+    Returns:
+      C scaled so that its diagonal has geometric mean 1 (`None` for the identity).
+    """
     if scale_tril is None:
         return None
     diag = scale_tril if scale_tril.shape.rank == 1 else tf.linalg.diag_part(scale_tril)
@@ -290,7 +297,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
     def scale_tril(self, kernel_results):
         """C in compact form (`None`, `[d]` or `[d, d]`) for `kernel_results`."""
         scale = self._preconditioner.forward(kernel_results.unconstrained_scale)
-        return _normalise(scale) if self._uses_dual_averaging else scale
+        return normalise_scale_tril(scale) if self._uses_dual_averaging else scale
 
     def adapted_kernel(self, kernel_results):
         """Returns the inner kernel with the (h, C) of `kernel_results` (for `sample_chain`)."""
@@ -420,7 +427,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             log_step_size, unconstrained_scale = variables
             scale = self._preconditioner.forward(unconstrained_scale)
             if self._uses_dual_averaging:
-                scale = _normalise(scale)
+                scale = normalise_scale_tril(scale)
             return (tf.exp(log_step_size) if learns_step_size else step_size), scale
 
         variables = [results.unconstrained_step_size, results.unconstrained_scale]

@@ -66,6 +66,7 @@ class _SpeedMeasure:
     """
 
     learns_by_gradient = True
+    identity_preconditioner = None  # any C
 
     @staticmethod
     def prepare(refinement):
@@ -107,6 +108,90 @@ class _SpeedMeasure:
     def start_at(refinement, step_size):
         refinement.kernel_parameters.assign(step_size=step_size)
 
+    @staticmethod
+    def scale_tril(refinement):
+        return refinement.kernel_parameters.scale_tril
+
+
+# Largest norm of one step's gradient on C's shape (`speed_measure_dual_averaging`).
+SHAPE_GRAD_CLIP_NORM = 1.0
+
+
+class _SpeedMeasureDualAveraging:
+    """C's shape by the speed measure, its scale h by dual averaging towards a*.
+
+    The kernel uses C normalised to a unit geometric-mean diagonal
+    (`mcmc.normalise_scale_tril`), so that the speed measure's gradient (beta fixed at its
+    initial value) learns only the shape of C, and h follows the acceptance target by
+    dual averaging, as `mcmc.adapt_kernel` does for HMC. With L >= 2 the local-Gaussian
+    entropy has a maximiser in h that does not move with beta, so the paper's beta rule
+    cannot bring HMC's acceptance down to a* (DESIGN 4.4); this rule reaches a* by
+    construction. The paper's rule stays available as `speed_measure`.
+    """
+
+    learns_by_gradient = True
+    identity_preconditioner = False  # C's shape is what the speed measure learns
+
+    @staticmethod
+    def prepare(refinement):
+        refinement.dual_averaging.begin_batch()
+
+    @staticmethod
+    def run(refinement, target_log_prob_fn, state, seed):
+        parameters = refinement.kernel_parameters
+        step_size = tf.stop_gradient(refinement.dual_averaging.current_step_size(True))
+        with tf.GradientTape() as tape:
+            scale_tril = mcmc.normalise_scale_tril(parameters.scale_tril)
+        results = mcmc.run_speed_measure_chain(
+            target_log_prob_fn,
+            state,
+            tf.cast(step_size, state.dtype),
+            scale_tril,
+            entropy_weight=tf.stop_gradient(refinement.entropy_weight.value),
+            **refinement.chain_options(seed),
+            **refinement.speed_measure_options(),
+        )
+        scale_grad = tape.gradient(
+            scale_tril, parameters.unconstrained_scale, output_gradients=results.grads[1]
+        )
+        # A transition whose chains nearly all reject has log-acceptance gradients orders
+        # of magnitude above the others; one such step inflates Adam's second moment and
+        # freezes C for hundreds of steps (BUILD_NOTES). The direction is what counts.
+        scale_grad = tf.clip_by_norm(scale_grad, SHAPE_GRAD_CLIP_NORM)
+        # h is not learned by gradient: a zero gradient for its variable.
+        grads = [
+            scale_grad
+            if variable is parameters.unconstrained_scale
+            else tf.zeros(variable.shape, variable.dtype)
+            for variable in parameters.trainable_variables
+        ]
+        return results._replace(grads=grads)
+
+    @staticmethod
+    def finish(refinement, results):
+        refinement.dual_averaging.update(results.accept_prob)  # all-reduced inside
+        grads = replicas.scale_for_sum([-g for g in results.grads])
+        return RefinementResults(
+            results.final_state,
+            replicas.all_reduce_mean(results.accept_prob),
+            results.num_nonfinite,
+            results.entropy,
+            grads,
+            results.num_nonfinite_grads,
+        )
+
+    @staticmethod
+    def step_size(refinement, training):
+        return refinement.dual_averaging.current_step_size(training)
+
+    @staticmethod
+    def start_at(refinement, step_size):
+        refinement.dual_averaging.restart_at(step_size)
+
+    @staticmethod
+    def scale_tril(refinement):
+        return mcmc.normalise_scale_tril(refinement.kernel_parameters.scale_tril)
+
 
 class _DualAveraging:
     """Adapt a scalar h by dual averaging; C stays the identity (the dsMALA/dsHMC rows).
@@ -115,6 +200,7 @@ class _DualAveraging:
     """
 
     learns_by_gradient = False
+    identity_preconditioner = True  # a scalar step size only
 
     @staticmethod
     def prepare(refinement):
@@ -144,11 +230,16 @@ class _DualAveraging:
     def start_at(refinement, step_size):
         refinement.dual_averaging.restart_at(step_size)
 
+    @staticmethod
+    def scale_tril(refinement):
+        del refinement
+
 
 class _Fixed:
     """No adaptation: the initial h and C throughout (no warm start either)."""
 
     learns_by_gradient = False
+    identity_preconditioner = None
     start_at = None
 
     @staticmethod
@@ -169,8 +260,13 @@ class _Fixed:
         del training
         return refinement.kernel_parameters.step_size
 
+    @staticmethod
+    def scale_tril(refinement):
+        return refinement.kernel_parameters.scale_tril
+
 
 ADAPTATIONS.register("speed_measure")(_SpeedMeasure)
+ADAPTATIONS.register("speed_measure_dual_averaging")(_SpeedMeasureDualAveraging)
 ADAPTATIONS.register("dual_averaging")(_DualAveraging)
 ADAPTATIONS.register("none")(_Fixed)
 
@@ -229,7 +325,10 @@ class MCMCRefinement(keras.layers.Layer):
         Args:
           latent_dim: d, the dimension of the chain state.
           kernel: "mala" or "hmc".
-          adaptation: "speed_measure", "dual_averaging" or "none".
+          adaptation: "speed_measure" (the paper's rule: h and C by the speed measure,
+            beta by its rule), "speed_measure_dual_averaging" (C's shape by the speed
+            measure, h by dual averaging, beta fixed), "dual_averaging" (h only, C = I)
+            or "none" (see `ADAPTATIONS`).
           preconditioner: "identity", "diag", "tril", or the amortised "amortised"
             (C(x) = diag(sigma(x)) diag(c)) and "amortised_tril" (diag(sigma(x)) L),
             which need the encoder's posterior scales sigma(x) as `scale` (see
@@ -314,6 +413,10 @@ class MCMCRefinement(keras.layers.Layer):
     def step_size(self, training=False):
         """h used for training (adapting) or evaluation (dual averaging: h-bar)."""
         return self._adaptation.step_size(self, training)
+
+    def scale_tril(self):
+        """The C the kernel uses, in compact form (`None` for dual averaging)."""
+        return self._adaptation.scale_tril(self)
 
     def chain_options(self, seed):
         """Keyword arguments shared by every chain runner."""
@@ -424,7 +527,7 @@ class MCMCRefinement(keras.layers.Layer):
                 self.kernel,
                 target_log_prob_fn,
                 tf.cast(step_size, state.dtype),
-                _stop(self.kernel_parameters.scale_tril),
+                _stop(self.scale_tril()),
                 self.num_leapfrog_steps,
             )
             found = mcmc.find_step_size(
@@ -449,7 +552,7 @@ class MCMCRefinement(keras.layers.Layer):
             target_log_prob_fn,
             state,
             tf.cast(step_size, state.dtype),
-            _stop(self.kernel_parameters.scale_tril),
+            _stop(self.scale_tril()),
             **self.chain_options(chain_seed),
         ).final_state
         step_size = find(step_size, tf.stop_gradient(moved), second_seed)
@@ -507,7 +610,7 @@ class MCMCRefinement(keras.layers.Layer):
             mcmc.run_chain,
             target_log_prob_fn,
             step_size=tf.stop_gradient(self.step_size(training=False)),
-            scale_tril=_stop(self.kernel_parameters.scale_tril),
+            scale_tril=_stop(self.scale_tril()),
             kernel=self.kernel,
             num_leapfrog_steps=self.num_leapfrog_steps,
         )
@@ -555,13 +658,36 @@ def _stop(tensor):
     return None if tensor is None else tf.stop_gradient(tensor)
 
 
-def _check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps):
-    PRECONDITIONERS.get(preconditioner, field="preconditioner")
-    if adaptation == "dual_averaging" and preconditioner != "identity":
+def check_preconditioner(adaptation, preconditioner, prefix=""):
+    """The one rule between an adaptation and a preconditioner.
+
+    `dual_averaging` adapts a scalar h with C = identity; `speed_measure_dual_averaging`
+    learns the shape of C, so C must not be the identity.
+
+    Args:
+      adaptation: a name in `ADAPTATIONS`.
+      preconditioner: a name in `PRECONDITIONERS`.
+      prefix: the fields' prefix in the error message ("kernel." for a config).
+
+    Raises:
+      ConfigError: naming the preconditioner field.
+    """
+    rule = ADAPTATIONS.get(adaptation, field=f"{prefix}adaptation").identity_preconditioner
+    PRECONDITIONERS.get(preconditioner, field=f"{prefix}preconditioner")
+    if rule is True and preconditioner != "identity":
         raise ConfigError(
-            "adaptation 'dual_averaging' adapts a scalar step size with C = identity; "
-            f"set preconditioner='identity' (got {preconditioner!r})."
+            f"{prefix}preconditioner must be 'identity' with {prefix}adaptation="
+            f"{adaptation!r} (got {preconditioner!r}): it adapts a scalar step size only."
         )
+    if rule is False and preconditioner == "identity":
+        raise ConfigError(
+            f"{prefix}preconditioner must not be 'identity' with {prefix}adaptation="
+            f"{adaptation!r}: it learns the shape of C (use diag, tril or an amortised one)."
+        )
+
+
+def _check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps):
+    check_preconditioner(adaptation, preconditioner)
     if int(num_steps) < 1:
         raise ConfigError(f"num_steps (K) must be >= 1, got {num_steps}.")
     if kernel == "hmc" and int(num_leapfrog_steps) < 1:

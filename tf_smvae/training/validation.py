@@ -200,16 +200,9 @@ def _check_kernel(config):
     kernel = config.kernel
     if kernel.name == "none":
         return
-    refinement.ADAPTATIONS.get(kernel.adaptation, field="kernel.adaptation")
-    refinement.PRECONDITIONERS.get(kernel.preconditioner, field="kernel.preconditioner")
+    refinement.check_preconditioner(kernel.adaptation, kernel.preconditioner, prefix="kernel.")
     mcmc.GRADIENT_MODES.get(kernel.gradient_mode, field="kernel.gradient_mode")
     mcmc.LOG_DET_ESTIMATORS.get(kernel.entropy_estimator, field="kernel.entropy_estimator")
-    if kernel.adaptation == "dual_averaging" and kernel.preconditioner != "identity":
-        raise ConfigError(
-            "Config field 'kernel.preconditioner' must be 'identity' with "
-            f"kernel.adaptation='dual_averaging' (got {kernel.preconditioner!r}); dual "
-            "averaging adapts a scalar step size only."
-        )
     if kernel.mcmc_start_epoch >= config.train.epochs:
         raise ConfigError(
             f"Config field 'kernel.mcmc_start_epoch' ({kernel.mcmc_start_epoch}) must be "
