@@ -58,7 +58,7 @@ def test_kernel_gradient_is_the_speed_measure_gradient_of_the_normalised_c():
         **layer.speed_measure_options(),
     )
     expected = tape.gradient(normalised, u, output_gradients=reference.grads[1])
-    expected = tf.clip_by_norm(expected, refinement_lib.SHAPE_GRAD_CLIP_NORM)
+    expected = tf.clip_by_norm(expected, mcmc.SHAPE_GRAD_CLIP_NORM)
     step_grad, scale_grad = got.grads
     assert float(step_grad) == 0.0  # h is dual averaging's, not learned by gradient
     np.testing.assert_allclose(scale_grad.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)

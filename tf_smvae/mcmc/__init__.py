@@ -11,6 +11,7 @@ transitions and returns the speed-measure gradient for one optimizer step;
 from tf_smvae.mcmc.adapt import AdaptationTrace
 from tf_smvae.mcmc.adapt import AdaptKernelResults
 from tf_smvae.mcmc.adapt import adapt_kernel
+from tf_smvae.mcmc.adaptation import SHAPE_GRAD_CLIP_NORM
 from tf_smvae.mcmc.adaptation import STEP_SIZE_ADAPTATIONS
 from tf_smvae.mcmc.adaptation import AdamState
 from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptation
@@ -74,6 +75,7 @@ __all__ = [
     "PreconditionedHMCKernelResults",
     "PreconditionedMALA",
     "PreconditionedMALAKernelResults",
+    "SHAPE_GRAD_CLIP_NORM",
     "STEP_SIZE_ADAPTATIONS",
     "STEP_SIZE_BIJECTORS",
     "SpeedMeasureAdaptation",

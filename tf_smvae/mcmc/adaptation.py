@@ -104,6 +104,10 @@ Fields:
 """
 
 
+# Largest norm of one step's gradient on C's shape when h follows dual averaging.
+SHAPE_GRAD_CLIP_NORM = 1.0
+
+
 def normalise_scale_tril(scale_tril):
     """C / exp(mean log diag C): the shape of C, unit geometric-mean diagonal.
 
@@ -449,6 +453,10 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
         grads = [-g for g in gradients.grads]  # ascent on F
         if not learns_step_size:
             grads[0] = tf.zeros_like(grads[0])
+            # Only the direction of the shape's gradient matters; a transition whose
+            # chains nearly all reject gives one orders of magnitude larger, which
+            # inflates Adam's second moment and freezes C for hundreds of steps.
+            grads[1] = tf.clip_by_norm(grads[1], SHAPE_GRAD_CLIP_NORM)
         if identity:
             grads[1] = tf.zeros_like(grads[1])
         new_variables, optimizer_state = _adam(

@@ -113,10 +113,6 @@ class _SpeedMeasure:
         return refinement.kernel_parameters.scale_tril
 
 
-# Largest norm of one step's gradient on C's shape (`speed_measure_dual_averaging`).
-SHAPE_GRAD_CLIP_NORM = 1.0
-
-
 class _SpeedMeasureDualAveraging:
     """C's shape by the speed measure, its scale h by dual averaging towards a*.
 
@@ -157,7 +153,7 @@ class _SpeedMeasureDualAveraging:
         # A transition whose chains nearly all reject has log-acceptance gradients orders
         # of magnitude above the others; one such step inflates Adam's second moment and
         # freezes C for hundreds of steps (BUILD_NOTES). The direction is what counts.
-        scale_grad = tf.clip_by_norm(scale_grad, SHAPE_GRAD_CLIP_NORM)
+        scale_grad = tf.clip_by_norm(scale_grad, mcmc.SHAPE_GRAD_CLIP_NORM)
         # h is not learned by gradient: a zero gradient for its variable.
         grads = [
             scale_grad
