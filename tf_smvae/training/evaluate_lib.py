@@ -3,16 +3,14 @@
 import json
 import os
 
-import numpy as np
-
 from tf_smvae import data
 from tf_smvae import evaluation
 from tf_smvae import export as export_lib
 from tf_smvae.training import builders
 from tf_smvae.training import train_lib
+from tf_smvae.training.kid_images import KID_REAL_IMAGES
 from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
-from tf_smvae.util.registry import Registry
 
 __all__ = ["KID_REAL_IMAGES", "evaluate", "export"]
 
@@ -27,31 +25,6 @@ _KID_DEFAULTS = {
     "kid_num_real": None,  # first N test images; None: the whole test split
     "kid_real_images": "grey_levels",  # grey_levels | likelihood
 }
-
-# How the real (test) images of KID are scaled: `(config, num_examples) -> [N, H, W, C]`.
-KID_REAL_IMAGES = Registry("KID real images")
-
-
-@KID_REAL_IMAGES.register("grey_levels")
-def _grey_level_images(config, num_examples):
-    """The test split's grey levels / 255 in [0, 1], with no binarisation."""
-    images, _ = data.load_arrays(
-        config.dataset.name,
-        "test",
-        data_dir=config.dataset.data_dir,
-        image_size=config.dataset.image_size,
-    )
-    images = images[:num_examples] if num_examples is not None else images
-    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
-
-
-@KID_REAL_IMAGES.register("likelihood")
-def _likelihood_images(config, num_examples):
-    """The test split as the model saw it (e.g. statically binarised for Bernoulli)."""
-    with config.unlocked():
-        config.dataset.num_test_examples = num_examples
-    _, test, _ = builders.build_datasets(config)
-    return np.concatenate([batch.numpy() for batch in test])
 
 
 def _eval_settings(config, overrides):

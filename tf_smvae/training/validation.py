@@ -10,6 +10,7 @@ from tf_smvae.model import priors
 from tf_smvae.model import refinement
 from tf_smvae.training import builders
 from tf_smvae.training import distribute
+from tf_smvae.training import kid_images
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
@@ -189,10 +190,7 @@ def _check_names(config):
             "Config field 'dataset.binarization' must be 'static', 'dynamic' or 'none', "
             f"got {config.dataset.binarization!r}."
         )
-    # Imported here: evaluate_lib imports train_lib, which imports this module.
-    from tf_smvae.training import evaluate_lib
-
-    evaluate_lib.KID_REAL_IMAGES.get(config.eval.kid_real_images, field="eval.kid_real_images")
+    kid_images.KID_REAL_IMAGES.get(config.eval.kid_real_images, field="eval.kid_real_images")
 
 
 def _check_kernel(config):
