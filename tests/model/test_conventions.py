@@ -1,5 +1,6 @@
 """Keras conventions a user relies on: seed streams, data forms, short reprs."""
 
+import dataclasses
 import keras
 import numpy as np
 import pytest
@@ -61,7 +62,11 @@ def test_log_likelihood_result_has_a_short_repr_and_an_ess_hint():
     text = repr(result)
     assert len(text) < 200 and "-100.123" in text and "14.0 of S=1000" in text
     hint = result.low_ess_hint()
-    assert "1.4 %" in hint and "--defensive_tau" in hint and "--tau" in hint
+    assert "1.4 %" in hint and "--defensive_tau, e.g. 4" in hint and "--tau=2;" in hint
+    # The hint never suggests the tau this estimate already used.
+    wide = dataclasses.replace(result, tau=1.5, defensive_tau=4.0)
+    hint = wide.low_ess_hint()
+    assert "--tau=3;" in hint and "used 1.5" in hint and "above 4" in hint
     healthy = LogLikelihoodResult(-1.0, None, 60.0, np.zeros(2), np.zeros(2), 1000, 1.0, 1.0)
     assert healthy.low_ess_hint() is None
 

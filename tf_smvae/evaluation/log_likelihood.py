@@ -79,11 +79,18 @@ class LogLikelihoodResult:
         """
         if self.ess >= fraction * self.num_samples:
             return None
+        # Suggestions relative to what this estimate used (not a fixed value it may
+        # already have).
+        wider = f"{max(1.5, 2.0 * self.tau):g}"
+        if self.defensive_tau is None:
+            defensive = f"a defensive mixture (--defensive_tau, e.g. {max(4.0, 3.0 * self.tau):g})"
+        else:
+            defensive = f"a wider defensive proposal (--defensive_tau above {self.defensive_tau:g})"
         return (
             f"hint: the mean importance-sampling ESS is {self.ess:.1f} of {self.num_samples} "
             f"samples ({100 * self.ess / self.num_samples:.1f} % < {100 * fraction:.0f} %): "
-            "the estimate is noisy and biased low. Try a wider proposal (--tau, e.g. 1.5) "
-            "or a defensive mixture (--defensive_tau, e.g. 4), or more samples."
+            f"the estimate is noisy and biased low. Try a wider proposal (--tau={wider}; "
+            f"this one used {self.tau:g}), {defensive}, or more samples."
         )
 
     def to_dict(self):
