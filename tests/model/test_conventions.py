@@ -1,6 +1,7 @@
 """Keras conventions a user relies on: seed streams, data forms, short reprs."""
 
 import dataclasses
+
 import keras
 import numpy as np
 import pytest
