@@ -75,7 +75,8 @@ class _ReplicaEmulatingSMVAE(speed_measure_vae.SpeedMeasureVAE):
     def _mcmc_gradients(self, x, step_seed):
         run = self.refinement.run_adaptation
         original = run
-        def split_run(target_fn, state, seed):
+        def split_run(target_fn, state, seed, scale=None):
+            assert scale is None  # diag C: no amortised scales
             halves = []
             for r in range(2):
                 rows = slice(r * BATCH // 2, (r + 1) * BATCH // 2)
@@ -172,7 +173,7 @@ def _env():
     return env
 
 
-def _run(args, timeout=300):
+def _run(args, timeout=600):
     done = subprocess.run(
         args, cwd=_ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
     )
