@@ -113,7 +113,49 @@ class _SpeedMeasure:
         return refinement.kernel_parameters.scale_tril
 
 
-class _SpeedMeasureDualAveraging:
+class _DualAveraging:
+    """Adapt a scalar h by dual averaging; C stays the identity (the dsMALA/dsHMC rows).
+
+    The same steps as `mcmc.run_dual_averaging_chain(training=True)`, split in three.
+    """
+
+    learns_by_gradient = False
+    identity_preconditioner = True  # a scalar step size only
+
+    @staticmethod
+    def prepare(refinement):
+        refinement.dual_averaging.begin_batch()
+
+    @staticmethod
+    def run(refinement, target_log_prob_fn, state, seed):
+        step_size = refinement.dual_averaging.current_step_size(True)
+        return mcmc.run_chain(
+            target_log_prob_fn,
+            state,
+            tf.cast(step_size, state.dtype),
+            None,
+            **refinement.chain_options(seed),
+        )
+
+    @staticmethod
+    def finish(refinement, results):
+        refinement.dual_averaging.update(results.accept_prob)  # all-reduced inside
+        return _plain_results(results)
+
+    @staticmethod
+    def step_size(refinement, training):
+        return refinement.dual_averaging.current_step_size(training)
+
+    @staticmethod
+    def start_at(refinement, step_size):
+        refinement.dual_averaging.restart_at(step_size)
+
+    @staticmethod
+    def scale_tril(refinement):
+        del refinement
+
+
+class _SpeedMeasureDualAveraging(_DualAveraging):
     """C's shape by the speed measure, its scale h by dual averaging towards a*.
 
     The kernel uses C normalised to a unit geometric-mean diagonal
@@ -122,15 +164,12 @@ class _SpeedMeasureDualAveraging:
     dual averaging, as `mcmc.adapt_kernel` does for HMC. With L >= 2 the local-Gaussian
     entropy has a maximiser in h that does not move with beta, so the paper's beta rule
     cannot bring HMC's acceptance down to a* (DESIGN 4.4); this rule reaches a* by
-    construction. The paper's rule stays available as `speed_measure`.
+    construction. The paper's rule stays available as `speed_measure`. `prepare`,
+    `step_size` and `start_at` are dual averaging's.
     """
 
     learns_by_gradient = True
     identity_preconditioner = False  # C's shape is what the speed measure learns
-
-    @staticmethod
-    def prepare(refinement):
-        refinement.dual_averaging.begin_batch()
 
     @staticmethod
     def run(refinement, target_log_prob_fn, state, seed):
@@ -177,58 +216,8 @@ class _SpeedMeasureDualAveraging:
         )
 
     @staticmethod
-    def step_size(refinement, training):
-        return refinement.dual_averaging.current_step_size(training)
-
-    @staticmethod
-    def start_at(refinement, step_size):
-        refinement.dual_averaging.restart_at(step_size)
-
-    @staticmethod
     def scale_tril(refinement):
         return mcmc.normalise_scale_tril(refinement.kernel_parameters.scale_tril)
-
-
-class _DualAveraging:
-    """Adapt a scalar h by dual averaging; C stays the identity (the dsMALA/dsHMC rows).
-
-    The same steps as `mcmc.run_dual_averaging_chain(training=True)`, split in three.
-    """
-
-    learns_by_gradient = False
-    identity_preconditioner = True  # a scalar step size only
-
-    @staticmethod
-    def prepare(refinement):
-        refinement.dual_averaging.begin_batch()
-
-    @staticmethod
-    def run(refinement, target_log_prob_fn, state, seed):
-        step_size = refinement.dual_averaging.current_step_size(True)
-        return mcmc.run_chain(
-            target_log_prob_fn,
-            state,
-            tf.cast(step_size, state.dtype),
-            None,
-            **refinement.chain_options(seed),
-        )
-
-    @staticmethod
-    def finish(refinement, results):
-        refinement.dual_averaging.update(results.accept_prob)  # all-reduced inside
-        return _plain_results(results)
-
-    @staticmethod
-    def step_size(refinement, training):
-        return refinement.dual_averaging.current_step_size(training)
-
-    @staticmethod
-    def start_at(refinement, step_size):
-        refinement.dual_averaging.restart_at(step_size)
-
-    @staticmethod
-    def scale_tril(refinement):
-        del refinement
 
 
 class _Fixed:
