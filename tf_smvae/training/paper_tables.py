@@ -141,8 +141,13 @@ def paper_value(table, row, dataset):
 # Table 1 columns the paper reports in bits/dim (sign dropped); the others are in nats.
 BITS_PER_DIM_DATASETS = ("svhn",)
 # Metrics each kind of table aggregates; digits of each in the markdown.
-_METRICS = {"log_likelihood": ("log_likelihood", "bits_per_dim"), "kid": ("kid",)}
-_DIGITS = {"log_likelihood": 2, "bits_per_dim": 3, "kid": 4}
+_METRICS = {
+    "log_likelihood": ("log_likelihood", "bits_per_dim", "log_likelihood_defensive"),
+    "kid": ("kid",),
+}
+_DIGITS = {"log_likelihood": 2, "bits_per_dim": 3, "log_likelihood_defensive": 2, "kid": 4}
+# A metric shown in a column of its own, beside the paper's, where some run has it.
+_EXTRA_COLUMNS = {"log_likelihood": ("log_likelihood_defensive", "defensive IS")}
 
 
 def shown_metric(kind, dataset):
@@ -153,11 +158,12 @@ def shown_metric(kind, dataset):
 
 
 def _metrics(kind, dataset):
-    """Metrics kept in results.json: the shown one, plus log-likelihood in nats always."""
+    """Metrics kept in results.json: the shown one, log-likelihood in nats always, and the
+    defensive-IS log-likelihood."""
     return tuple(
         name
         for name in _METRICS[kind]
-        if name == shown_metric(kind, dataset) or name == "log_likelihood"
+        if name in (shown_metric(kind, dataset), "log_likelihood", "log_likelihood_defensive")
     )
 
 
@@ -197,10 +203,18 @@ def _column(kind, dataset):
     return f"{title} (bpd)" if shown_metric(kind, dataset) == "bits_per_dim" else title
 
 
-def _ours(kind, dataset, entry):
+def _extra_column(kind, dataset, results):
+    """(metric, title) of the dataset's extra column, or None where no run has it."""
+    extra = _EXTRA_COLUMNS.get(kind)
+    if extra is None or not any(extra[0] in entry for entry in results[dataset].values()):
+        return None
+    return extra
+
+
+def _ours(kind, dataset, entry, metric=None):
     if entry is None:
         return "-"
-    metric = shown_metric(kind, dataset)
+    metric = metric or shown_metric(kind, dataset)
     text = reports.cell(entry.get(metric), digits=_DIGITS[metric])
     if entry.get("diverged_seeds"):
         text += f" [diverged: seed {', '.join(map(str, entry['diverged_seeds']))}]"
@@ -223,19 +237,22 @@ def format_table(title, paper, rows, datasets, kind, results, note=""):
       The markdown text.
     """
     datasets = [name for name in datasets if name in results]
+    extras = {dataset: _extra_column(kind, dataset, results) for dataset in datasets}
     header = ["model"]
     for dataset in datasets:
         header += [f"{_column(kind, dataset)} (ours)", "paper"]
+        if extras[dataset]:
+            header.append(f"{DATASET_TITLES.get(dataset, dataset)} {extras[dataset][1]} (ours)")
     lines = []
     for row in rows:
         if not any(row in results[dataset] for dataset in datasets):
             continue
         cells = [row]
         for dataset in datasets:
-            cells += [
-                _ours(kind, dataset, results[dataset].get(row)),
-                paper_value(paper, row, dataset),
-            ]
+            entry = results[dataset].get(row)
+            cells += [_ours(kind, dataset, entry), paper_value(paper, row, dataset)]
+            if extras[dataset]:
+                cells.append(_ours(kind, dataset, entry, extras[dataset][0]))
         lines.append(cells)
     text = reports.markdown_table(title, header, lines)
     return text + (f"\n{note}\n" if note else "")

@@ -117,6 +117,8 @@ class Settings:
       num_samples: IS particles S per example (Table 1) or generated images (KID);
         None: 10000 (quick: 10 for IS, 100 for KID).
       tau: variance inflation of the IS proposal.
+      defensive_tau: Table 1 also reports IS with the defensive mixture of the proposals
+        at `tau` and at this inflation (`log_likelihood_defensive`); None: not.
       feature_extractor: KID features: a `.keras` model file, or "inception".
       inception_weights: InceptionV3 notop weights file (feature_extractor "inception").
       kid_subsets: subsets the KID is averaged over (quick: 10).
@@ -130,6 +132,7 @@ class Settings:
     data_dir: str | None = None
     num_samples: int | None = None
     tau: float = 1.5
+    defensive_tau: float | None = 4.5
     feature_extractor: str | None = None
     inception_weights: str | None = None
     kid_subsets: int = 100
@@ -389,6 +392,12 @@ def define_flags(table, flag_values=None):
     flags.DEFINE_string("data_dir", None, "config.dataset.data_dir of every run.", **kw)
     if spec.evaluator == "log_likelihood":
         flags.DEFINE_float("tau", defaults.tau, "Variance inflation of the IS proposal.", **kw)
+        flags.DEFINE_float(
+            "defensive_tau",
+            defaults.defensive_tau,
+            "Also score IS with a defensive mixture at this inflation (<= 0: not).",
+            **kw,
+        )
         return
     flags.DEFINE_string(
         "feature_extractor", None, "KID features: a .keras model file, or 'inception'.", **kw
@@ -415,6 +424,9 @@ def settings_from_flags(values):
     }
     if "kid_subset_size" in values:
         optional["kid_subset_size"] = values.kid_subset_size
+    if "defensive_tau" in values:
+        defensive = values.defensive_tau
+        optional["defensive_tau"] = defensive if defensive is not None and defensive > 0 else None
     return Settings(
         seeds=seeds,
         epochs_scale=values.epochs_scale,
