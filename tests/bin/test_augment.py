@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from configs import base
 from configs import table3_augmentation
+from tests import golden
 from tf_smvae import data
 from tf_smvae.training import augment_classifier
 from tf_smvae.training import augment_images
@@ -94,6 +95,7 @@ def test_quick_study_writes_table_results_and_grids(study):
         results = json.load(stream)
     assert list(results) == ["tiny"]
     assert list(results["tiny"]) == [f"{ROW}/N=10", "No augmentation"]
+    golden.check("augment_quick_results", results)
     for entry in results["tiny"].values():
         assert set(entry) == {"balanced_accuracy", "tpr", "tnr"}
         for metric in entry.values():

@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from tests import golden
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE = os.path.join(ROOT, "configs", "smoke.py")
 
@@ -49,6 +51,9 @@ def test_train_evaluate_export_sample(tmp_path):
     assert summary["num_samples"] == 20 and summary["num_examples"] == 100
     assert summary["log_likelihood_nats"] < 0 and summary["bits_per_dim"] > 0
     assert "eval.json" in out
+    # Fixed seeds: the same numbers as when recorded (a refactor must not move them).
+    metrics = golden.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+    golden.check("train_smoke", {"metrics": metrics, "eval": summary})
     out = _run("export.py", f"--workdir={workdir}")
     export = os.path.join(workdir, "export")
     assert os.path.exists(os.path.join(export, "saved_model.pb"))
@@ -180,6 +185,7 @@ def test_mcmc_run_exports_a_refine_endpoint(tmp_path):
     with open(os.path.join(workdir, "metrics.jsonl")) as stream:
         records = [json.loads(line) for line in stream]
     assert records[0]["acceptance"] == "nan" and 0.0 < records[1]["acceptance"] <= 1.0
+    golden.check("train_smoke_hmc_tril", records)
     out = _run("export.py", f"--workdir={workdir}")
     assert "refine" in out
     x = (np.random.default_rng(1).random((3, 28, 28, 1)) > 0.5).astype(np.float32)

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests import golden
 from tf_smvae.data import linear_gaussian
 from tf_smvae.training import linear_tables
 from tf_smvae.training import reproduce_linear_lib
@@ -38,6 +39,7 @@ def test_quick_run_writes_both_tables_and_results(tmp_path):
             for name in ("delta_log_px", "kappa_posterior"):
                 assert np.isfinite(metrics[name]["mean"]) and metrics[name]["std"] == 0.0
             assert (metrics["kappa_transformed"] is None) == (row == "HVAE")
+    golden.check("linear_quick_results", results)
     for name in ("table4.md", "table5.md"):
         with open(os.path.join(workdir, name)) as stream:
             text = stream.read()

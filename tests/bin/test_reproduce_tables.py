@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests import golden
 from tf_smvae.training import paper_tables
 from tf_smvae.training import reproduce_lib
 from tf_smvae.util.errors import ConfigError
@@ -58,6 +59,10 @@ def _check_outputs(table, workdir, rows, metric, paper, out):
             with open(os.path.join(run_dir, name), "rb") as stream:
                 assert stream.read(8) == PNG
         assert f"fashion_mnist {row} seed 0: {metric} " in out and "[trained]" in out
+        metrics = golden.read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+        golden.check(f"{table}_quick_{row}", metrics)
+    if metric == "log_likelihood":
+        golden.check(f"{table}_quick_results", results)
     return results
 
 
