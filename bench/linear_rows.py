@@ -30,8 +30,8 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from tf_smvae.data import linear_gaussian  # noqa: E402
+from tf_smvae.experiments.linear import runner as study  # noqa: E402
 from tf_smvae.mcmc import _scale  # noqa: E402
-from tf_smvae.training import reproduce_linear_lib as study  # noqa: E402
 
 flags.DEFINE_string("configuration", "50,100", "A key of the study's CONFIGURATIONS.")
 flags.DEFINE_list("rows", list(study.ROWS), "Rows to time.")

@@ -13,7 +13,7 @@ from absl import app
 from absl import flags
 
 from tf_smvae import data
-from tf_smvae.training import augment_images
+from tf_smvae.experiments.augmentation import images as augment_images
 from tf_smvae.training import train_lib
 
 flags.DEFINE_string("workdir", None, "A training run's directory (bin/train.py).", required=True)

@@ -11,20 +11,24 @@ import _paths  # noqa: F401  (sets sys.path; must come first)
 from absl import app
 from absl import flags
 
-from tf_smvae.training import reproduce_linear_lib
+from tf_smvae.experiments import common
+from tf_smvae.experiments.linear import runner as reproduce_linear_lib
 from tf_smvae.training import train_lib
 
+_DEFAULTS = reproduce_linear_lib.Settings()
 flags.DEFINE_string("workdir", None, "Output directory.", required=True)
 flags.DEFINE_list("configurations", None, "Subset of: 10_20, 50_100 (default: both).")
 flags.DEFINE_list("rows", None, f"Subset of: {', '.join(reproduce_linear_lib.ROWS)}.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Training seeds.")
-flags.DEFINE_integer("num_leapfrog_steps", 3, "L of the HMC rows.")
-flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate of the model.")
+flags.DEFINE_integer("num_leapfrog_steps", _DEFAULTS.num_leapfrog_steps, "L of the HMC rows.")
+flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Adam learning rate of the model.")
 flags.DEFINE_float(
-    "kernel_learning_rate", 1e-2, "Adam learning rate of (h, C) (the paper: 1e-3, see BUILD_NOTES)."
+    "kernel_learning_rate",
+    _DEFAULTS.kernel_learning_rate,
+    "Adam learning rate of (h, C) (the paper: 1e-3, see BUILD_NOTES).",
 )
-flags.DEFINE_integer("data_seed", 0, "Seed of the simulated data.")
-flags.DEFINE_bool("jit_compile", True, "XLA-compile the training step.")
+flags.DEFINE_integer("data_seed", _DEFAULTS.data_seed, "Seed of the simulated data.")
+flags.DEFINE_bool("jit_compile", _DEFAULTS.jit_compile, "XLA-compile the training step.")
 flags.DEFINE_bool("quick", False, "A few epochs per run (smoke test).")
 flags.DEFINE_bool(
     "tables_only", False, "Write the tables from the finished runs only; train nothing."
@@ -48,7 +52,7 @@ def main(argv):
         f.workdir,
         configurations=configurations,
         rows=f.rows,
-        seeds=[int(s) for s in f.seeds],
+        seeds=common.parse_seeds(f.seeds),
         settings=settings,
         quick=f.quick,
         train_missing=not f.tables_only,

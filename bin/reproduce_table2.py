@@ -1,27 +1,17 @@
-r"""Table 2 of the paper: KID of prior samples of VAEs with and without adaptive MCMC.
+"""Deprecated: `python bin/reproduce.py --table=table2 ...` (this name goes in the next release).
 
-    python bin/reproduce_table2.py --workdir=runs/table2 --datasets=mnist,fashion_mnist \
-      --feature_extractor=runs/extractor/extractor.keras
-    python bin/reproduce_table2.py --workdir=runs/table2 --feature_extractor=inception \
-      --inception_weights=inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5
-
-Writes table2.md (ours beside the paper's) and results.json; every run (training
-workdir, result.json, samples.png, training_curves.png) is kept under runs/, and a rerun
-of the same command only trains and evaluates what is missing.
+Runs bin/reproduce.py with `--table=table2` and the same flags, after one line on stderr.
 """
 
-import _paths  # noqa: F401  (sets sys.path; must come first)
-
-from tf_smvae.training import reproduce_lib
-
-reproduce_lib.define_flags("table2")
-
-
-def main(argv):
-    reproduce_lib.main("table2", argv)
-
+import os
+import sys
 
 if __name__ == "__main__":
-    from tf_smvae.util import cli
-
-    cli.run(main)
+    here = os.path.dirname(os.path.abspath(__file__))
+    print(
+        "warning: bin/reproduce_table2.py is deprecated; use bin/reproduce.py --table=table2",
+        file=sys.stderr,
+        flush=True,
+    )
+    target = os.path.join(here, "reproduce.py")
+    os.execv(sys.executable, [sys.executable, target, "--table=table2", *sys.argv[1:]])

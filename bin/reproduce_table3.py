@@ -20,25 +20,40 @@ from absl import flags
 
 from configs import base
 from configs import table3_augmentation
-from tf_smvae.training import augment_classifier
-from tf_smvae.training import augment_kid
-from tf_smvae.training import augment_lib
+from tf_smvae.experiments.augmentation import classifier as augment_classifier
+from tf_smvae.experiments.augmentation import kid as augment_kid
+from tf_smvae.experiments.augmentation import runner as augment_lib
 from tf_smvae.training import train_lib
 
+_DEFAULTS = augment_lib.Settings()
 flags.DEFINE_string("data_dir", None, "Two-class image_folder dataset.", required=True)
 flags.DEFINE_string("workdir", None, "Output directory.", required=True)
-flags.DEFINE_list("num_synthetic", ["200", "500", "1000", "2000"], "Synthetic minority images N.")
-flags.DEFINE_list("rows", list(augment_lib.ROWS), f"Subset of: {', '.join(augment_lib.ROWS)}.")
-flags.DEFINE_list("seeds", ["0", "1", "2"], "Training seeds.")
-flags.DEFINE_float("epochs_scale", 1.0, "Multiplies the VAE epochs (paper: 1900 + 100).")
-flags.DEFINE_float("validation_fraction", 0.2, "Share of training images for early stopping.")
-flags.DEFINE_integer("split_seed", 0, "Seed of the train/validation split.")
-flags.DEFINE_enum("vae_classes", "all", ["all", "minority"], "Classes that get a VAE.")
+flags.DEFINE_list(
+    "num_synthetic", [str(n) for n in _DEFAULTS.num_synthetic], "Synthetic minority images N."
+)
+flags.DEFINE_list("rows", list(_DEFAULTS.rows), f"Subset of: {', '.join(augment_lib.ROWS)}.")
+flags.DEFINE_list("seeds", [str(seed) for seed in _DEFAULTS.seeds], "Training seeds.")
+flags.DEFINE_float(
+    "epochs_scale", _DEFAULTS.epochs_scale, "Multiplies the VAE epochs (paper: 1900 + 100)."
+)
+flags.DEFINE_float(
+    "validation_fraction",
+    _DEFAULTS.validation_fraction,
+    "Share of training images for early stopping.",
+)
+flags.DEFINE_integer("split_seed", _DEFAULTS.split_seed, "Seed of the train/validation split.")
+flags.DEFINE_enum(
+    "vae_classes", _DEFAULTS.vae_classes, ["all", "minority"], "Classes that get a VAE."
+)
 flags.DEFINE_integer("image_size", None, "Resize images to this size (default: as stored).")
 flags.DEFINE_string("name", None, "Dataset name in results.json (default: the folder name).")
-flags.DEFINE_integer("classifier_epochs", 100, "Most classifier epochs (early stopping).")
-flags.DEFINE_integer("patience", 10, "Early-stopping patience of the classifier.")
-flags.DEFINE_bool("jit_compile", True, "XLA-compile the training steps.")
+flags.DEFINE_integer(
+    "classifier_epochs", _DEFAULTS.classifier.max_epochs, "Most classifier epochs (early stopping)."
+)
+flags.DEFINE_integer(
+    "patience", _DEFAULTS.classifier.patience, "Early-stopping patience of the classifier."
+)
+flags.DEFINE_bool("jit_compile", _DEFAULTS.jit_compile, "XLA-compile the training steps.")
 flags.DEFINE_bool("quick", False, "2 VAE epochs, 3 classifier epochs (smoke test).")
 flags.DEFINE_string(
     "feature_extractor",
@@ -46,9 +61,13 @@ flags.DEFINE_string(
     "KID columns: a .keras classifier (bin/train_feature_extractor.py) or 'inception'.",
 )
 flags.DEFINE_string("inception_weights", None, "InceptionV3 notop weights (.h5) for 'inception'.")
-flags.DEFINE_integer("kid_num_samples", 1000, "Prior samples per class VAE for KID.")
-flags.DEFINE_integer("kid_subsets", 100, "KID subsets.")
-flags.DEFINE_integer("kid_subset_size", 1000, "Images per KID subset (clamped).")
+flags.DEFINE_integer(
+    "kid_num_samples", _DEFAULTS.kid.num_samples, "Prior samples per class VAE for KID."
+)
+flags.DEFINE_integer("kid_subsets", _DEFAULTS.kid.num_subsets, "KID subsets.")
+flags.DEFINE_integer(
+    "kid_subset_size", _DEFAULTS.kid.subset_size, "Images per KID subset (clamped)."
+)
 
 
 def _ints(values, flag):

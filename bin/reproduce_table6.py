@@ -1,25 +1,17 @@
-r"""Table 6 of the paper: KID of the non-linear hierarchical VAE, latent (5, 10).
+"""Deprecated: `python bin/reproduce.py --table=table6 ...` (this name goes in the next release).
 
-    python bin/reproduce_table6.py --workdir=runs/table6 \
-      --feature_extractor=runs/extractor/extractor.keras
-
-Writes table6.md (ours beside the paper's) and results.json; every run (training
-workdir, result.json, samples.png, training_curves.png) is kept under runs/, and a rerun
-of the same command only trains and evaluates what is missing.
+Runs bin/reproduce.py with `--table=table6` and the same flags, after one line on stderr.
 """
 
-import _paths  # noqa: F401  (sets sys.path; must come first)
-
-from tf_smvae.training import reproduce_lib
-
-reproduce_lib.define_flags("table6")
-
-
-def main(argv):
-    reproduce_lib.main("table6", argv)
-
+import os
+import sys
 
 if __name__ == "__main__":
-    from tf_smvae.util import cli
-
-    cli.run(main)
+    here = os.path.dirname(os.path.abspath(__file__))
+    print(
+        "warning: bin/reproduce_table6.py is deprecated; use bin/reproduce.py --table=table6",
+        file=sys.stderr,
+        flush=True,
+    )
+    target = os.path.join(here, "reproduce.py")
+    os.execv(sys.executable, [sys.executable, target, "--table=table6", *sys.argv[1:]])

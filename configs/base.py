@@ -9,6 +9,9 @@ Bernoulli likelihood on statically binarised images, standard normal prior.
 import ml_collections
 from ml_collections import config_dict
 
+from tf_smvae.evaluation.kid import DEFAULT_NUM_SUBSETS as KID_NUM_SUBSETS
+from tf_smvae.evaluation.kid import DEFAULT_SUBSET_SIZE as KID_SUBSET_SIZE
+
 
 def get_config():
     """Returns the base config."""
@@ -90,8 +93,8 @@ def get_config():
     config.eval.kid_feature_extractor = config_dict.placeholder(str)  # .keras path or "inception"
     config.eval.inception_weights = config_dict.placeholder(str)  # notop InceptionV3 .h5
     config.eval.kid_num_samples = 10000  # model samples compared with the test split
-    config.eval.kid_num_subsets = 100
-    config.eval.kid_subset_size = 1000
+    config.eval.kid_num_subsets = KID_NUM_SUBSETS
+    config.eval.kid_subset_size = KID_SUBSET_SIZE
     config.eval.kid_num_real = config_dict.placeholder(int)  # None: the whole test split
     config.eval.kid_real_images = "grey_levels"  # grey_levels | likelihood (as the model saw them)
     return config

@@ -1,7 +1,7 @@
 r"""Table 1, MNIST: 90 ELBO + 10 MCMC epochs at lr 5e-4 (the paper's code; its text: 1e-3),
 latent 10, Bernoulli on statically binarised images (threshold 0.5), MLP 2 x 200, batch 100.
 
-    python bin/reproduce_table1.py --workdir=runs/table1 --datasets=mnist
+    python bin/reproduce.py --table=table1 --workdir=runs/table1 --datasets=mnist
     python bin/train.py --config=configs/table1_mnist.py:VAE-gradHMC \
       --workdir=runs/table1_mnist_gradhmc
 

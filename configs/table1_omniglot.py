@@ -2,7 +2,7 @@ r"""Table 1, Omniglot: 290 ELBO + 10 MCMC epochs at lr 5e-4 (the paper's code; i
 latent 20, Bernoulli, MLP 2 x 200, batch 100. The paper binarised Omniglot by one Bernoulli
 draw at load time; here the threshold 0.5 (static), as for the other binary datasets.
 
-    python bin/reproduce_table1.py --workdir=runs/table1 --datasets=omniglot
+    python bin/reproduce.py --table=table1 --workdir=runs/table1 --datasets=omniglot
     python bin/train.py --config=configs/table1_omniglot.py:VAE-gradHMC \
       --workdir=runs/table1_omniglot_gradhmc
 

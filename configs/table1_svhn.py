@@ -2,7 +2,7 @@ r"""Table 1, SVHN: 290 ELBO + 10 MCMC epochs at lr 5e-4 (the paper's code; its t
 latent 64, discretised logistic (256 bins) with fixed s^2 = 0.1, MLP 2 x 200, batch 100;
 reported in bits/dim.
 
-    python bin/reproduce_table1.py --workdir=runs/table1 --datasets=svhn
+    python bin/reproduce.py --table=table1 --workdir=runs/table1 --datasets=svhn
     python bin/train.py --config=configs/table1_svhn.py:VAE-gradHMC \
       --workdir=runs/table1_svhn_gradhmc
 

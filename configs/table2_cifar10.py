@@ -2,7 +2,7 @@ r"""Table 2 (KID), CIFAR-10: 100 ELBO + 50 MCMC epochs at lr 5e-4 (the paper's c
 1e-3), latent 256, discretised logistic (256 bins) with fixed s^2 = 0.05, MLP 2 x 200, batch
 100.
 
-    python bin/reproduce_table2.py --workdir=runs/table2 --datasets=cifar10 \
+    python bin/reproduce.py --table=table2 --workdir=runs/table2 --datasets=cifar10 \
       --feature_extractor=runs/extractor/extractor.keras
     python bin/train.py --config=configs/table2_cifar10.py:VAE-gradHMC \
       --workdir=runs/table2_cifar10_gradhmc

@@ -1,7 +1,7 @@
 r"""Table 2 (KID), MNIST: 100 ELBO + 50 MCMC epochs at lr 5e-4 (the paper's code; its text:
 1e-3), latent 10, Bernoulli on statically binarised images, MLP 2 x 200, batch 100.
 
-    python bin/reproduce_table2.py --workdir=runs/table2 --datasets=mnist \
+    python bin/reproduce.py --table=table2 --workdir=runs/table2 --datasets=mnist \
       --feature_extractor=runs/extractor/extractor.keras
     python bin/train.py --config=configs/table2_mnist.py:VAE-gradHMC \
       --workdir=runs/table2_mnist_gradhmc

@@ -2,7 +2,7 @@ r"""Table 2 (KID), SVHN: 100 ELBO + 50 MCMC epochs at lr 5e-4 (the paper's code;
 1e-3), latent 64, discretised logistic (256 bins) with fixed s^2 = 0.1, MLP 2 x 200, batch
 100.
 
-    python bin/reproduce_table2.py --workdir=runs/table2 --datasets=svhn \
+    python bin/reproduce.py --table=table2 --workdir=runs/table2 --datasets=svhn \
       --feature_extractor=runs/extractor/extractor.keras
     python bin/train.py --config=configs/table2_svhn.py:VAE-gradHMC \
       --workdir=runs/table2_svhn_gradhmc

@@ -1,6 +1,6 @@
 r"""Table 6: the non-linear hierarchical VAE (latent (5, 10)), with and without adaptive MCMC.
 
-    python bin/reproduce_table6.py --workdir=runs/table6 \
+    python bin/reproduce.py --table=table6 --workdir=runs/table6 \
       --feature_extractor=runs/extractor/extractor.keras
     python bin/train.py --config=configs/table6_hvae.py:gradHMC-LT --workdir=runs/table6_gradhmc_lt
 

@@ -16,7 +16,7 @@ import _paths  # noqa: E402,F401  (sets sys.path)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from tf_smvae.training import augment_images  # noqa: E402
+from tf_smvae.experiments.augmentation import images as augment_images  # noqa: E402
 
 flags.DEFINE_string("out", None, "Folder to create (absent or empty).", required=True)
 flags.DEFINE_string("dataset", "fashion_mnist", "fashion_mnist or mnist (local IDX files).")

@@ -15,10 +15,10 @@ from configs import base
 from configs import table3_augmentation
 from tests import golden
 from tf_smvae import data
-from tf_smvae.training import augment_classifier
-from tf_smvae.training import augment_images
-from tf_smvae.training import augment_kid
-from tf_smvae.training import augment_lib
+from tf_smvae.experiments.augmentation import classifier as augment_classifier
+from tf_smvae.experiments.augmentation import images as augment_images
+from tf_smvae.experiments.augmentation import kid as augment_kid
+from tf_smvae.experiments.augmentation import runner as augment_lib
 from tf_smvae.training import train_lib
 from tf_smvae.util import images as images_lib
 from tf_smvae.util.errors import ConfigError

@@ -11,8 +11,8 @@ import pytest
 
 from tests import golden
 from tf_smvae.data import linear_gaussian
-from tf_smvae.training import linear_tables
-from tf_smvae.training import reproduce_linear_lib
+from tf_smvae.experiments.linear import runner as reproduce_linear_lib
+from tf_smvae.experiments.linear import tables as linear_tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

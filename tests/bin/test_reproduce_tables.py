@@ -1,8 +1,9 @@
-"""bin/reproduce_table{1,2,6}.py end to end (--quick, Fashion-MNIST subset, one seed, two rows).
+"""bin/reproduce.py --table=table{1,2,6} end to end (--quick, a Fashion-MNIST subset, one
+seed, two rows).
 
 Without XLA (`--nojit_compile`): the compiled paths are tested in tests/model. Each binary
 runs once through its real entry point; the rerun that must train nothing goes through
-`reproduce_lib.run_table` in this process with the same settings (saves a TF start-up).
+`runner.run_table` in this process with the same settings (saves a TF start-up).
 """
 
 import json
@@ -14,9 +15,10 @@ import keras
 import numpy as np
 import pytest
 
+from configs import tables
 from tests import golden
-from tf_smvae.training import paper_tables
-from tf_smvae.training import reproduce_lib
+from tf_smvae.experiments.tables import paper as paper_tables
+from tf_smvae.experiments.tables import runner
 from tf_smvae.util.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,7 +28,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def _run(table, workdir, rows, *extra):
     command = [
         sys.executable,
-        os.path.join(ROOT, "bin", f"reproduce_{table}.py"),
+        os.path.join(ROOT, "bin", "reproduce.py"),
+        f"--table={table}",
         f"--workdir={workdir}",
         "--quick",
         "--datasets=fashion_mnist",
@@ -54,7 +57,7 @@ def _check_outputs(table, workdir, rows, metric, paper, out):
         with open(os.path.join(workdir, f"{table}.md")) as stream:
             text = stream.read()
         assert line in text and f"| {paper[row]['fashion_mnist']} |" in text
-        run_dir = reproduce_lib.run_directory(workdir, "fashion_mnist", row, 0)
+        run_dir = runner.run_directory(workdir, "fashion_mnist", row, 0)
         for name in ("samples.png", "training_curves.png"):
             with open(os.path.join(run_dir, name), "rb") as stream:
                 assert stream.read(8) == PNG
@@ -69,14 +72,20 @@ def _check_outputs(table, workdir, rows, metric, paper, out):
 def _rerun(table, workdir, rows, **settings):
     """Reruns in-process; returns (results, status lines); asserts nothing was retrained."""
     metrics = [
-        os.path.join(reproduce_lib.run_directory(workdir, "fashion_mnist", row, 0), "metrics.jsonl")
+        os.path.join(runner.run_directory(workdir, "fashion_mnist", row, 0), "metrics.jsonl")
         for row in rows
     ]
     before = [os.path.getsize(path) for path in metrics]
     lines = []
-    settings = reproduce_lib.Settings(seeds=(0,), quick=True, jit_compile=False, **settings)
-    results = reproduce_lib.run_table(
-        table, workdir, settings, datasets=["fashion_mnist"], rows=rows, log=lines.append
+    settings = runner.Settings(seeds=(0,), quick=True, jit_compile=False, **settings)
+    results = runner.run_table(
+        table,
+        workdir,
+        tables.row_config(table),
+        settings,
+        datasets=["fashion_mnist"],
+        rows=rows,
+        log=lines.append,
     )
     assert [os.path.getsize(path) for path in metrics] == before  # no epoch trained
     return results, lines
@@ -99,7 +108,7 @@ def test_table1_quick_reports_log_likelihood_beside_the_paper(tmp_path):
     # Other evaluation settings: evaluated again from the checkpoint, not retrained.
     _, lines = _rerun("table1", workdir, ["VAE"], num_samples=12)
     assert lines[0].endswith("[re-evaluated]")
-    record = os.path.join(reproduce_lib.run_directory(workdir, "fashion_mnist", "VAE", 0))
+    record = os.path.join(runner.run_directory(workdir, "fashion_mnist", "VAE", 0))
     with open(os.path.join(record, "result.json")) as stream:
         assert json.load(stream)["eval"]["num_samples"] == 12
     # Other training settings in the same workdir: refused, naming the file.
@@ -141,26 +150,28 @@ def test_kid_tables_quick_report_kid_beside_the_paper(tmp_path, table, rows, pap
 )
 def test_kid_tables_check_their_flags_before_any_training(tmp_path, settings, flag):
     with pytest.raises(ConfigError, match=flag):
-        reproduce_lib.run_table("table2", str(tmp_path), reproduce_lib.Settings(**settings))
+        runner.run_table(
+            "table2", str(tmp_path), tables.row_config("table2"), runner.Settings(**settings)
+        )
     assert os.listdir(tmp_path) == []
 
 
 def test_unknown_rows_and_datasets_name_the_flag(tmp_path):
     with pytest.raises(ConfigError, match="--rows"):
-        reproduce_lib.run_table("table6", str(tmp_path), rows=["VAE-MoG"])
+        runner.run_table("table6", str(tmp_path), tables.row_config("table6"), rows=["VAE-MoG"])
     with pytest.raises(ConfigError, match="--datasets"):
-        reproduce_lib.run_table("table1", str(tmp_path), datasets=["cifar10"])
+        runner.run_table("table1", str(tmp_path), tables.row_config("table1"), datasets=["cifar10"])
 
 
 def test_epochs_scale_multiplies_both_phases_keeping_one_epoch_each():
-    settings = reproduce_lib.Settings(epochs_scale=0.01)
-    config = reproduce_lib.make_config(
-        reproduce_lib.TABLES["table1"], "fashion_mnist", "VAE-gradHMC", 2, settings
+    settings = runner.Settings(epochs_scale=0.01)
+    config = runner.make_config(
+        tables.row_config("table1"), "fashion_mnist", "VAE-gradHMC", 2, settings
     )
     assert (config.kernel.mcmc_start_epoch, config.train.epochs) == (3, 4)  # 290 + 10 -> 3 + 1
     assert config.seed == 2 and config.train.learning_rate == 5e-4
-    config = reproduce_lib.make_config(
-        reproduce_lib.TABLES["table6"], "fashion_mnist", "gradHMC-LT", 0, reproduce_lib.Settings()
+    config = runner.make_config(
+        tables.row_config("table6"), "fashion_mnist", "gradHMC-LT", 0, runner.Settings()
     )
     assert config.dataset.name == "fashion_mnist" and config.model.name == "hvae"
     assert tuple(config.model.latent_dims) == (5, 10) and config.kernel.preconditioner == "tril"
@@ -180,25 +191,47 @@ def test_table_aggregates_seeds_and_marks_diverged_runs():
     }
     assert results["svhn"]["VAE"]["bits_per_dim"]["mean"] == pytest.approx(7.25)
     assert results["svhn"]["VAE"]["diverged_seeds"] == [2]
-    text = reproduce_lib.format_table(
-        reproduce_lib.TABLES["table1"], results, reproduce_lib.Settings()
-    )
+    text = runner.format_table(runner.TABLES["table1"], results, runner.Settings())
     assert "| model | MNIST (ours) | paper | SVHN (bpd) (ours) | paper |" in text
     assert "| VAE | -117.00 (1.41) | -81.16 (0.2) | 7.250 (0.071) [diverged: seed 2] |" in text
 
 
-@pytest.mark.parametrize("table", list(reproduce_lib.TABLES))
+@pytest.mark.parametrize("table", list(runner.TABLES))
 def test_every_row_of_every_table_makes_a_valid_config(table):
     from tf_smvae.training import validation
 
-    spec = reproduce_lib.TABLES[table]
+    spec = runner.TABLES[table]
     for dataset in spec.datasets:
         for row in spec.rows:
-            config = reproduce_lib.make_config(spec, dataset, row, 0, reproduce_lib.Settings())
+            config = runner.make_config(
+                tables.row_config(table), dataset, row, 0, runner.Settings()
+            )
             validation.validate_config(config)
     if table == "table1":
-        config = reproduce_lib.make_config(
-            spec, "fashion_mnist", "VAE-gradHMC", 0, reproduce_lib.Settings()
+        config = runner.make_config(
+            tables.row_config(table), "fashion_mnist", "VAE-gradHMC", 0, runner.Settings()
         )
         # The measured departure from the paper's rule (configs/table1_rows.py).
         assert config.kernel.adaptation == "speed_measure_dual_averaging"
+
+
+def _fail(binary, *args):
+    command = [sys.executable, os.path.join(ROOT, "bin", binary), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    return result.stderr
+
+
+def test_a_flag_of_another_kind_of_table_is_one_clear_error(tmp_path):
+    err = _fail("reproduce.py", "--table=table1", f"--workdir={tmp_path}", "--kid_subsets=5")
+    assert "error: --kid_subsets applies to the kid tables, not to table1." in err
+    err = _fail("reproduce.py", "--table=table6", f"--workdir={tmp_path}", "--tau=2")
+    assert "error: --tau applies to the log_likelihood tables, not to table6." in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("table", ["table1", "table2", "table6"])
+def test_the_old_binaries_still_run_with_a_deprecation_line(tmp_path, table):
+    err = _fail(f"reproduce_{table}.py", f"--workdir={tmp_path}", "--rows=bogus")
+    assert f"bin/reproduce_{table}.py is deprecated; use bin/reproduce.py --table={table}" in err
+    assert "error: Unknown --rows ['bogus']" in err

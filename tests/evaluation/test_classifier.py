@@ -159,7 +159,7 @@ def test_load_extractor_errors_clearly(tmp_path):
 def test_augmentation_study_uses_this_network_with_one_conv_per_block():
     # The augmentation study's classifier is this builder with its own widths: one conv
     # per block, the hidden units as the feature layer, no dropout, two logits.
-    from tf_smvae.training import augment_classifier
+    from tf_smvae.experiments.augmentation import classifier as augment_classifier
 
     settings = augment_classifier.ClassifierSettings(filters=(4, 8), hidden_units=6)
     model = augment_classifier.build_classifier((8, 8, 1), settings, seed=1)

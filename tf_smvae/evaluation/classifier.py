@@ -62,7 +62,7 @@ def build_classifier(
     Architecture: per entry of `filters` `convs_per_block` 3x3 ReLU convolutions and a 2x2
     max-pool, then flatten, a `feature_dim` ReLU dense layer named `FEATURE_LAYER` (the KID
     features), dropout, and a dense layer of `num_classes` logits. The KID extractor uses the
-    defaults; the augmentation study's classifier (`training.augment_classifier`) one conv
+    defaults; the augmentation study's classifier (`experiments.augmentation.classifier`) one conv
     per block, a narrow feature layer and no dropout.
 
     Args:

@@ -8,6 +8,8 @@ as `model.sample` returns it), maps them and the real images through a feature e
 import numpy as np
 import tensorflow as tf
 
+from tf_smvae.evaluation.kid import DEFAULT_NUM_SUBSETS as KID_NUM_SUBSETS
+from tf_smvae.evaluation.kid import DEFAULT_SUBSET_SIZE as KID_SUBSET_SIZE
 from tf_smvae.evaluation.kid import kid
 from tf_smvae.util import seeds
 
@@ -78,7 +80,14 @@ def _numpy_seed(seed):
 
 
 def sample_kid(
-    model, real_images, feature_extractor, *, num_samples, seed, num_subsets=100, subset_size=1000
+    model,
+    real_images,
+    feature_extractor,
+    *,
+    num_samples,
+    seed,
+    num_subsets=KID_NUM_SUBSETS,
+    subset_size=KID_SUBSET_SIZE,
 ):
     """KID between `num_samples` prior samples of `model` and `real_images`.
 

@@ -6,6 +6,8 @@ import os
 from tf_smvae import data
 from tf_smvae import evaluation
 from tf_smvae import export as export_lib
+from tf_smvae.evaluation.kid import DEFAULT_NUM_SUBSETS as KID_NUM_SUBSETS
+from tf_smvae.evaluation.kid import DEFAULT_SUBSET_SIZE as KID_SUBSET_SIZE
 from tf_smvae.training import builders
 from tf_smvae.training import train_lib
 from tf_smvae.training.kid_images import KID_REAL_IMAGES
@@ -20,8 +22,8 @@ _KID_DEFAULTS = {
     "kid_feature_extractor": None,  # a .keras path, or "inception"
     "inception_weights": None,  # notop InceptionV3 .h5 (for "inception")
     "kid_num_samples": 10000,  # model samples
-    "kid_num_subsets": 100,
-    "kid_subset_size": 1000,
+    "kid_num_subsets": KID_NUM_SUBSETS,
+    "kid_subset_size": KID_SUBSET_SIZE,
     "kid_num_real": None,  # first N test images; None: the whole test split
     "kid_real_images": "grey_levels",  # grey_levels | likelihood
 }

@@ -7,7 +7,7 @@ does not show.
 
 import os
 
-from tf_smvae.training import reports
+from tf_smvae.experiments import reports
 from tf_smvae.util import files
 
 __all__ = [

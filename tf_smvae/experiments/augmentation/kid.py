@@ -15,6 +15,8 @@ import numpy as np
 
 from tf_smvae.evaluation import features
 from tf_smvae.evaluation import sample_quality
+from tf_smvae.evaluation.kid import DEFAULT_NUM_SUBSETS as KID_NUM_SUBSETS
+from tf_smvae.evaluation.kid import DEFAULT_SUBSET_SIZE as KID_SUBSET_SIZE
 from tf_smvae.util.errors import ConfigError
 
 __all__ = ["KIDSettings", "check", "class_kid", "kid_key", "record_path"]
@@ -35,8 +37,8 @@ class KIDSettings:
     feature_extractor: str = None
     inception_weights: str = None
     num_samples: int = 1000
-    num_subsets: int = 100
-    subset_size: int = 1000
+    num_subsets: int = KID_NUM_SUBSETS
+    subset_size: int = KID_SUBSET_SIZE
 
 
 def kid_key(row, class_name):

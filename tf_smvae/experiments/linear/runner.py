@@ -33,12 +33,12 @@ import tensorflow as tf
 
 from tf_smvae import evaluation
 from tf_smvae.data import linear_gaussian
+from tf_smvae.experiments import common
+from tf_smvae.experiments.linear import tables as linear_tables
 from tf_smvae.model import linear_gaussian as model_lib
 from tf_smvae.training import callbacks as callbacks_lib
 from tf_smvae.training import checkpoints
-from tf_smvae.training import linear_tables
 from tf_smvae.util import files
-from tf_smvae.util.errors import ConfigError
 
 __all__ = [
     "CONFIGURATIONS",
@@ -290,12 +290,6 @@ def _checkpoint_dir(workdir, name, row, seed):
     return os.path.join(workdir, "checkpoints", name.replace(",", "_"), row, f"seed{seed}")
 
 
-def _check(names, known, field):
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ConfigError(f"Unknown {field} {unknown}; known: {', '.join(known)}.")
-
-
 def run(
     workdir,
     configurations=None,
@@ -328,8 +322,8 @@ def run(
     table = QUICK_CONFIGURATIONS if quick else CONFIGURATIONS
     configurations = list(configurations or table)
     rows = list(rows or ROWS)
-    _check(configurations, list(table), "configurations")
-    _check(rows, list(ROWS), "rows")
+    common.select(configurations, list(table), "configurations")
+    common.select(rows, list(ROWS), "rows")
     records = {}
     for name in configurations:
         configuration = table[name]

@@ -10,7 +10,7 @@ mean (std) beside the paper's, for the two kinds of table: "log_likelihood" (Tab
 and "kid" (Tables 2 and 6).
 """
 
-from tf_smvae.training import reports
+from tf_smvae.experiments import reports
 
 __all__ = [
     "BITS_PER_DIM_DATASETS",

@@ -1,10 +1,11 @@
 """Tables 1, 2 and 6 of the paper: train every (dataset, row, seed), evaluate, tabulate.
 
-For each dataset, row and seed the training config comes from an experiment config file
-(`configs/table1_<dataset>.py:<row>`, `configs/table2_<dataset>.py:<row>`,
-`configs/table6_hvae.py:<row>`, each overriding `configs/base.py`), is trained by
-`train_lib.run` and evaluated: Table 1 by the importance-sampled test log-likelihood,
-Tables 2 and 6 by the KID of prior samples against the real test images.
+For each dataset, row and seed the training config comes from `row_config(dataset, row)`,
+which the caller supplies (`bin/reproduce.py` reads `configs/table1_<dataset>.py:<row>`,
+`configs/table2_<dataset>.py:<row>` or `configs/table6_hvae.py:<row>`, each overriding
+`configs/base.py`; see `configs/tables.py`), is trained by `train_lib.run` and evaluated:
+Table 1 by the importance-sampled test log-likelihood, Tables 2 and 6 by the KID of prior
+samples against the real test images.
 
 workdir/
   runs/<dataset>/<row>/seed<k>/   a `bin/train.py` workdir (config.json, checkpoints/,
@@ -21,16 +22,17 @@ An interrupted run resumes from its newest checkpoint when the command is repeat
 """
 
 import dataclasses
-import importlib
 import json
 import os
 import time
 
-from tf_smvae.training import paper_tables
-from tf_smvae.training import reports
-from tf_smvae.training import reproduce_evaluators
+from tf_smvae.evaluation.kid import DEFAULT_NUM_SUBSETS as KID_NUM_SUBSETS
+from tf_smvae.evaluation.kid import DEFAULT_SUBSET_SIZE as KID_SUBSET_SIZE
+from tf_smvae.experiments import common
+from tf_smvae.experiments import reports
+from tf_smvae.experiments.tables import evaluators as reproduce_evaluators
+from tf_smvae.experiments.tables import paper as paper_tables
 from tf_smvae.training import train_lib
-from tf_smvae.util import files
 from tf_smvae.util import images
 from tf_smvae.util.errors import ConfigError
 
@@ -50,14 +52,13 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class TableSpec:
-    """One paper table: its rows, datasets, experiment configs and metric.
+    """One paper table: its rows, datasets and metric.
 
     Attributes:
       name: "table1", "table2" or "table6" (also the markdown file's stem).
       title: heading of the markdown table.
       rows: row names in the paper's order.
       datasets: dataset names in the paper's column order.
-      config_module: module of the experiment config, `{dataset}` filled in.
       evaluator: key of `reproduce_evaluators.EVALUATORS`.
       paper: the paper's numbers, row -> {dataset: "mean (std)"}.
     """
@@ -66,7 +67,6 @@ class TableSpec:
     title: str
     rows: tuple
     datasets: tuple
-    config_module: str
     evaluator: str
     paper: dict
 
@@ -78,7 +78,6 @@ TABLES = {
         "Table 1: IS estimate of the test log-likelihood (nats; SVHN in bits/dim)",
         _TABLE1_ROWS,
         ("mnist", "fashion_mnist", "omniglot", "svhn"),
-        "configs.table1_{dataset}",
         "log_likelihood",
         paper_tables.TABLE1,
     ),
@@ -87,7 +86,6 @@ TABLES = {
         "Table 2: KID of prior samples (lower is better)",
         tuple(paper_tables.TABLE2),
         ("mnist", "fashion_mnist", "svhn", "cifar10"),
-        "configs.table2_{dataset}",
         "kid",
         paper_tables.TABLE2,
     ),
@@ -96,7 +94,6 @@ TABLES = {
         "Table 6: KID of the non-linear hVAE, latent (5, 10) (lower is better)",
         tuple(paper_tables.TABLE6),
         ("mnist", "fashion_mnist"),
-        "configs.table6_hvae",
         "kid",
         paper_tables.TABLE6,
     ),
@@ -135,69 +132,48 @@ class Settings:
     defensive_tau: float | None = 4.5
     feature_extractor: str | None = None
     inception_weights: str | None = None
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
+    kid_subsets: int = KID_NUM_SUBSETS
+    kid_subset_size: int = KID_SUBSET_SIZE
 
 
 # -- configs -----------------------------------------------------------------------------
 
 
-def _scale_schedule(config, scale):
-    """Multiplies the ELBO and MCMC phases' epochs by `scale`, keeping >= 1 epoch each."""
-    if scale <= 0:
-        raise ConfigError(f"--epochs_scale must be positive, got {scale}.")
-    elbo = config.kernel.mcmc_start_epoch
-    mcmc = config.train.epochs - elbo
-    elbo, mcmc = (max(1, round(n * scale)) if n > 0 else 0 for n in (elbo, mcmc))
-    config.kernel.mcmc_start_epoch = elbo
-    config.train.epochs = elbo + mcmc
-
-
 def _make_quick(config):
     """A few hundred examples, 1 + 1 epochs, K <= 2: every code path in seconds."""
+    common.make_quick(config)
     config.dataset.num_train_examples = 300
     config.dataset.num_test_examples = 100
-    config.train.epochs = 2
-    config.kernel.mcmc_start_epoch = 1
     config.kernel.num_steps = min(config.kernel.num_steps, 2)
     config.kernel.num_eval_chains = 4
-    config.train.num_sample_images = 16
-    config.train.checkpoint_every_steps = 0
-    config.train.verbose = 0
 
 
-def make_config(spec, dataset, row, seed, settings):
+def make_config(row_config, dataset, row, seed, settings):
     """The training config of one run.
 
     Args:
-      spec: a `TableSpec`.
-      dataset: one of `spec.datasets`.
-      row: one of `spec.rows`.
+      row_config: `(dataset, row) -> ConfigDict`, the row's experiment config (shaped
+        like `configs/base.py`; e.g. `configs.tables.row_config("table1")`).
+      dataset: a dataset of the table.
+      row: a row of the table.
       seed: the training seed.
       settings: `Settings`.
 
     Returns:
-      An `ml_collections.ConfigDict` shaped like `configs/base.py`.
+      The row's config with the dataset, seed and the settings' schedule applied.
 
     Raises:
-      ConfigError: if the experiment config module is missing.
+      ConfigError: if `row_config` has no config for the dataset, or for a bad
+        `settings.epochs_scale`.
     """
-    module_name = spec.config_module.format(dataset=dataset)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        raise ConfigError(
-            f"No experiment config {module_name!r} for dataset {dataset!r} of {spec.name} "
-            f"({error})."
-        ) from None
-    config = module.get_config(row)
+    config = row_config(dataset, row)
     config.dataset.name = dataset
     config.seed = int(seed)
     config.eval.seed = int(seed)
     config.train.jit_compile = bool(settings.jit_compile)
     if settings.data_dir:
         config.dataset.data_dir = settings.data_dir
-    _scale_schedule(config, settings.epochs_scale)
+    common.scale_schedule(config, settings.epochs_scale)
     if settings.quick:
         _make_quick(config)
     return config
@@ -208,38 +184,7 @@ def run_directory(workdir, dataset, row, seed):
     return os.path.join(workdir, "runs", dataset, row, f"seed{seed}")
 
 
-def _select(names, known, flag):
-    if not names:
-        return list(known)
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ConfigError(f"Unknown {flag} {unknown}; known: {', '.join(known)}.")
-    return list(names)
-
-
 # -- one run -----------------------------------------------------------------------------------
-
-
-def _read_json(path):
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
-
-
-# Config fields that do not change what a finished run computed.
-_IGNORED_CHANGES = ("train.jit_compile", "train.verbose")
-
-
-def _check_same_training(stored, resolved, path):
-    """Raises ConfigError naming the fields where a stored run's config differs."""
-    changed = files.changed_fields(stored, resolved, _IGNORED_CHANGES, ignore_added=True)
-    if changed:
-        details = files.describe_changes(stored, resolved, changed)
-        raise ConfigError(
-            f"{path} was trained with a different config ({details}). Use a new --workdir, "
-            "or rerun with the flags it was made with (--epochs_scale, --quick, --data_dir)."
-        )
 
 
 def _train(config, run_dir):
@@ -260,16 +205,16 @@ def _write_pictures(model, run_dir, seed, num_images):
         reports.plot_training_curves(metrics, os.path.join(run_dir, "training_curves.png"))
 
 
-def _run_one(spec, evaluator, workdir, dataset, row, seed, settings):
+def _run_one(row_config, evaluator, workdir, dataset, row, seed, settings):
     """Trains and evaluates one (dataset, row, seed), or reads its stored record."""
-    config = make_config(spec, dataset, row, seed, settings)
+    config = make_config(row_config, dataset, row, seed, settings)
     run_dir = run_directory(workdir, dataset, row, seed)
     path = os.path.join(run_dir, "result.json")
     resolved = json.loads(config.to_json_best_effort())
     eval_settings = evaluator.eval_settings()
-    stored = _read_json(path)
+    stored = common.read_json(path)
     if stored is not None:
-        _check_same_training(stored["config"], resolved, path)
+        common.check_same_training(stored["config"], resolved, path)
         if stored.get("diverged") or stored["eval"] == eval_settings:
             return stored, "stored"
         _, model = train_lib.restore_model(run_dir)
@@ -317,12 +262,14 @@ def format_table(spec, results, settings):
     )
 
 
-def run_table(table, workdir, settings=None, datasets=None, rows=None, log=print):
+def run_table(table, workdir, row_config, settings=None, datasets=None, rows=None, log=print):
     """Trains and evaluates every (dataset, row, seed) of a table not yet done; writes reports.
 
     Args:
       table: "table1", "table2" or "table6".
       workdir: output directory (created; finished runs in it are reused).
+      row_config: `(dataset, row) -> ConfigDict`, each row's experiment config (e.g.
+        `configs.tables.row_config(table)`).
       settings: `Settings` (default: the paper's schedule, three seeds).
       datasets: subset of the table's datasets (default: all).
       rows: subset of the table's rows (default: all, in the paper's order).
@@ -339,15 +286,17 @@ def run_table(table, workdir, settings=None, datasets=None, rows=None, log=print
         raise ConfigError(f"Unknown table {table!r}; known: {', '.join(TABLES)}.")
     spec = TABLES[table]
     settings = settings or Settings()
-    datasets = _select(datasets, spec.datasets, "--datasets")
-    rows = _select(rows, spec.rows, "--rows")
+    datasets = common.select(datasets, spec.datasets, "--datasets")
+    rows = common.select(rows, spec.rows, "--rows")
     evaluator = reproduce_evaluators.EVALUATORS.get(spec.evaluator)(settings)
     evaluator.check()
     records = {}
     for dataset in datasets:
         for row in rows:
             for seed in settings.seeds:
-                record, status = _run_one(spec, evaluator, workdir, dataset, row, seed, settings)
+                record, status = _run_one(
+                    row_config, evaluator, workdir, dataset, row, seed, settings
+                )
                 log(_summary_line(spec, evaluator.metrics, record, status))
                 records.setdefault(dataset, {}).setdefault(row, []).append(record)
     results = paper_tables.aggregate(records, spec.evaluator)
@@ -361,25 +310,35 @@ def run_table(table, workdir, settings=None, datasets=None, rows=None, log=print
 # -- command line ----------------------------------------------------------------------------
 
 
-def define_flags(table, flag_values=None):
-    """Defines the flags of `bin/reproduce_<table>.py` (the KID tables get the KID flags).
+# The flags of one kind of evaluation; given to a table of another kind, they are an error.
+_EVALUATION_FLAGS = {
+    "log_likelihood": ("tau", "defensive_tau"),
+    "kid": ("feature_extractor", "inception_weights", "kid_subsets", "kid_subset_size"),
+}
+
+
+def define_flags(flag_values=None):
+    """Defines the flags of `bin/reproduce.py` (defaults: those of `Settings`).
 
     Args:
-      table: a key of `TABLES`.
       flag_values: an `absl.flags.FlagValues` (default: the global `flags.FLAGS`).
     """
     from absl import flags
 
-    spec = TABLES[table]
     values = flags.FLAGS if flag_values is None else flag_values
     defaults = Settings()
     kw = dict(flag_values=values)
+    flags.DEFINE_enum("table", None, list(TABLES), "The paper's table.", required=True, **kw)
     flags.DEFINE_string("workdir", None, "Output directory.", required=True, **kw)
-    flags.DEFINE_list("datasets", None, f"Subset of: {', '.join(spec.datasets)}.", **kw)
-    flags.DEFINE_list("rows", None, f"Subset of: {', '.join(spec.rows)}.", **kw)
-    flags.DEFINE_list("seeds", ["0", "1", "2"], "Training seeds.", **kw)
+    for name, what in (("datasets", "datasets"), ("rows", "rows")):
+        known = "; ".join(f"{t}: {', '.join(getattr(spec, what))}" for t, spec in TABLES.items())
+        flags.DEFINE_list(name, None, f"Subset of the table's {what} ({known}).", **kw)
+    flags.DEFINE_list("seeds", [str(seed) for seed in defaults.seeds], "Training seeds.", **kw)
     flags.DEFINE_float(
-        "epochs_scale", 1.0, "Multiplies every phase's epochs (at least 1 per phase).", **kw
+        "epochs_scale",
+        defaults.epochs_scale,
+        "Multiplies every phase's epochs (at least 1 per phase).",
+        **kw,
     )
     flags.DEFINE_integer(
         "num_samples",
@@ -388,47 +347,45 @@ def define_flags(table, flag_values=None):
         **kw,
     )
     flags.DEFINE_bool("quick", False, "Tiny data, 1 + 1 epochs, tiny evaluation (tests).", **kw)
-    flags.DEFINE_bool("jit_compile", True, "XLA-compile training and evaluation.", **kw)
+    flags.DEFINE_bool("jit_compile", defaults.jit_compile, "XLA-compile training and IS.", **kw)
     flags.DEFINE_string("data_dir", None, "config.dataset.data_dir of every run.", **kw)
-    if spec.evaluator == "log_likelihood":
-        flags.DEFINE_float("tau", defaults.tau, "Variance inflation of the IS proposal.", **kw)
-        flags.DEFINE_float(
-            "defensive_tau",
-            defaults.defensive_tau,
-            "Also score IS with a defensive mixture at this inflation (<= 0: not).",
-            **kw,
-        )
-        return
-    flags.DEFINE_string(
-        "feature_extractor", None, "KID features: a .keras model file, or 'inception'.", **kw
+    flags.DEFINE_float("tau", defaults.tau, "Table 1: variance inflation of the IS proposal.", **kw)
+    flags.DEFINE_float(
+        "defensive_tau",
+        defaults.defensive_tau,
+        "Table 1: also score IS with a defensive mixture at this inflation (<= 0: not).",
+        **kw,
     )
-    flags.DEFINE_string("inception_weights", None, "InceptionV3 notop weights (.h5).", **kw)
+    flags.DEFINE_string(
+        "feature_extractor", None, "KID: a .keras feature model file, or 'inception'.", **kw
+    )
+    flags.DEFINE_string("inception_weights", None, "KID: InceptionV3 notop weights (.h5).", **kw)
     flags.DEFINE_integer("kid_subsets", defaults.kid_subsets, "KID subsets.", **kw)
-    flags.DEFINE_integer("kid_subset_size", defaults.kid_subset_size, "Images per subset.", **kw)
+    flags.DEFINE_integer(
+        "kid_subset_size", defaults.kid_subset_size, "KID images per subset.", **kw
+    )
 
 
 def settings_from_flags(values):
     """`Settings` from parsed flags (those `define_flags` defined).
 
     Raises:
-      ConfigError: for a seed that is not an integer.
+      ConfigError: for a seed that is not an integer, or a flag of another kind of table
+        (`--tau` given to a KID table, `--feature_extractor` to Table 1).
     """
-    try:
-        seeds = tuple(int(seed) for seed in values.seeds)
-    except ValueError:
-        raise ConfigError(f"--seeds must be integers, got {values.seeds}.") from None
-    optional = {
-        name: values[name].value
-        for name in ("tau", "feature_extractor", "inception_weights", "kid_subsets")
-        if name in values
-    }
-    if "kid_subset_size" in values:
-        optional["kid_subset_size"] = values.kid_subset_size
-    if "defensive_tau" in values:
-        defensive = values.defensive_tau
+    kind = TABLES[values.table].evaluator
+    for other, names in _EVALUATION_FLAGS.items():
+        given = [f"--{name}" for name in names if other != kind and values[name].present]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} applies to the {other} tables, not to {values.table}."
+            )
+    defensive = values.defensive_tau
+    optional = {name: values[name].value for name in _EVALUATION_FLAGS[kind]}
+    if "defensive_tau" in optional:
         optional["defensive_tau"] = defensive if defensive is not None and defensive > 0 else None
     return Settings(
-        seeds=seeds,
+        seeds=common.parse_seeds(values.seeds),
         epochs_scale=values.epochs_scale,
         quick=values.quick,
         jit_compile=values.jit_compile,
@@ -438,8 +395,14 @@ def settings_from_flags(values):
     )
 
 
-def main(table, argv):
-    """The body of `bin/reproduce_<table>.py`: flags -> `run_table` -> paths printed."""
+def main(argv, row_config):
+    """The body of `bin/reproduce.py`: flags -> `run_table` -> paths printed.
+
+    Args:
+      argv: the command line left after flags.
+      row_config: `table -> ((dataset, row) -> ConfigDict)`, where the experiment configs
+        come from (`configs.tables.row_config`).
+    """
     from absl import app
     from absl import flags
 
@@ -447,9 +410,11 @@ def main(table, argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     train_lib.set_up_tensorflow()
     values = flags.FLAGS
+    table = values.table
     run_table(
         table,
         values.workdir,
+        row_config(table),
         settings_from_flags(values),
         datasets=values.datasets,
         rows=values.rows,

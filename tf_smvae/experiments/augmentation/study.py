@@ -13,8 +13,8 @@ import numpy as np
 
 from tf_smvae import data
 from tf_smvae.evaluation import augmentation
-from tf_smvae.training import augment_classifier
-from tf_smvae.training import reports
+from tf_smvae.experiments import reports
+from tf_smvae.experiments.augmentation import classifier as augment_classifier
 from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError

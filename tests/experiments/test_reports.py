@@ -1,4 +1,4 @@
-"""tf_smvae.training.reports: seed statistics, markdown, atomic writes, training curves."""
+"""tf_smvae.experiments.reports: seed statistics, markdown, atomic writes, training curves."""
 
 import json
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from tf_smvae.training import reports
+from tf_smvae.experiments import reports
 
 
 def test_mean_std_uses_the_sample_std_and_skips_missing_runs():

@@ -42,13 +42,13 @@ import time
 
 import numpy as np
 
-from tf_smvae.training import augment_classifier
-from tf_smvae.training import augment_images
-from tf_smvae.training import augment_kid
-from tf_smvae.training import augment_study
-from tf_smvae.training import reports
+from tf_smvae.experiments import common
+from tf_smvae.experiments import reports
+from tf_smvae.experiments.augmentation import classifier as augment_classifier
+from tf_smvae.experiments.augmentation import images as augment_images
+from tf_smvae.experiments.augmentation import kid as augment_kid
+from tf_smvae.experiments.augmentation import study as augment_study
 from tf_smvae.training import train_lib
-from tf_smvae.util import files
 from tf_smvae.util import images as images_lib
 from tf_smvae.util.errors import ConfigError
 
@@ -134,9 +134,8 @@ def _log(settings, message):
 
 
 def _check_settings(settings, row_configs):
-    unknown = [row for row in settings.rows if row not in row_configs]
-    if unknown:
-        raise ConfigError(f"Unknown rows {unknown}; known: {', '.join(row_configs)}.")
+    if settings.rows:  # none: the baseline only
+        common.select(settings.rows, list(row_configs), "rows")
     if not settings.seeds:
         raise ConfigError("seeds is empty: give at least one seed.")
     if not settings.num_synthetic or min(settings.num_synthetic) < 1:
@@ -171,16 +170,9 @@ def _vae_config(row_config, seed, class_dir, num_train, settings):
     config.dataset.data_dir = class_dir
     config.dataset.image_size = None
     if settings.quick:
-        epochs, pretrain = 2, 1
-        config.train.verbose = 0
-        config.train.checkpoint_every_steps = 0
-        config.train.num_sample_images = 16
+        common.make_quick(config)
     else:
-        epochs = max(1, round(config.train.epochs * settings.epochs_scale))
-        pretrain = round(config.kernel.mcmc_start_epoch * settings.epochs_scale)
-        pretrain = min(pretrain, epochs - 1) if config.kernel.mcmc_start_epoch else 0
-    config.train.epochs = epochs
-    config.kernel.mcmc_start_epoch = max(pretrain, 0)
+        common.scale_schedule(config, settings.epochs_scale)
     config.train.batch_size = min(config.train.batch_size, num_train)
     config.train.jit_compile = settings.jit_compile
     return config
@@ -189,12 +181,9 @@ def _vae_config(row_config, seed, class_dir, num_train, settings):
 def _same_config(config, paths):
     if not (os.path.exists(paths.model) and os.path.exists(paths.config)):
         return False
-    with open(paths.config, encoding="utf-8") as stream:
-        stored = json.load(stream)
+    stored = common.read_json(paths.config)
     # Fields a newer tf_smvae added to the config do not make a finished VAE stale.
-    return not files.changed_fields(
-        stored, json.loads(config.to_json_best_effort()), ignore_added=True
-    )
+    return not common.changed_training(stored, json.loads(config.to_json_best_effort()), ())
 
 
 def _vae(study, workdir, row, seed, label, row_configs, reference_config, settings):
