@@ -56,3 +56,23 @@ def test_bad_hierarchical_fields_name_the_field(field, value):
     config.model[field] = value
     with pytest.raises(ConfigError, match=f"model.{field}"):
         validation.validate_config(config, base.get_config())
+
+
+def _parsed(*argv):
+    values = flags.FlagValues()
+    short_flags.define_short_flags(["num_steps", "num_leapfrog_steps"], flag_values=values)
+    values(["prog", *argv])
+    return values
+
+
+def test_k_is_num_steps_and_its_old_flag_name_still_works(capsys):
+    config = short_flags.apply_short_flags(base.get_config(), _parsed("--num_steps=7"))
+    assert config.kernel.num_steps == 7
+    assert capsys.readouterr().err == ""
+    config = short_flags.apply_short_flags(base.get_config(), _parsed("--num_mcmc_steps=4"))
+    assert config.kernel.num_steps == 4
+    assert "warning: --num_mcmc_steps is deprecated; use --num_steps." in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="give --num_steps only"):
+        short_flags.apply_short_flags(
+            base.get_config(), _parsed("--num_mcmc_steps=4", "--num_steps=5")
+        )

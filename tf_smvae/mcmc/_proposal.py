@@ -50,14 +50,13 @@ def endpoint(
     Returns:
       z', differentiable in `(step_size, scale_tril)` for fixed inputs.
     """
-    num_steps = float(num_leapfrog_steps)
-    drift = (0.5 * num_steps) * grads
+    drift = (0.5 * float(num_leapfrog_steps)) * grads
     if weighted_grads_sum is not None:
         drift = drift + weighted_grads_sum
     return (
         state
         + tf.square(step_size) * _scale.precondition(scale_tril, drift)
-        + (num_steps * step_size) * _scale.matvec(scale_tril, momentum)
+        + (float(num_leapfrog_steps) * step_size) * _scale.matvec(scale_tril, momentum)
     )
 
 

@@ -105,22 +105,22 @@ class UncalibratedPreconditionedHMC(_proposal.UncalibratedBase):
 
     def _trajectory(self, state, grads, momentum, step_size):
         zeros = tf.zeros_like(state)
-        num_steps = self.num_leapfrog_steps
-        if num_steps == 1:
+        num_leapfrog_steps = self.num_leapfrog_steps
+        if num_leapfrog_steps == 1:
             extra = dict(weighted_grads_sum=zeros, grads_sum=zeros, midpoint_state=state)
             return extra, None, None
         _, scale_tril = self._params(state.dtype)
         step_size = tf.stop_gradient(step_size)
         if scale_tril is not None:
             scale_tril = tf.stop_gradient(scale_tril)
-        weights = tf.constant(_midpoint_weights(num_steps), dtype=state.dtype)
+        weights = tf.constant(_midpoint_weights(num_leapfrog_steps), dtype=state.dtype)
         state, grads, momentum = map(tf.stop_gradient, (state, grads, momentum))
 
         def body(step, position, velocity, weighted_sum, grads_sum, midpoint):
             position = position + step_size * _scale.matvec(scale_tril, velocity)
             _, new_grads = _proposal.value_and_grads(self.target_log_prob_fn, position)
             velocity = velocity + step_size * _scale.matvec_transpose(scale_tril, new_grads)
-            lag = tf.cast(num_steps - step, state.dtype)
+            lag = tf.cast(num_leapfrog_steps - step, state.dtype)
             midpoint = midpoint + tf.gather(weights, step) * position
             return (
                 step + 1,
@@ -134,10 +134,10 @@ class UncalibratedPreconditionedHMC(_proposal.UncalibratedBase):
         velocity = momentum + (0.5 * step_size) * _scale.matvec_transpose(scale_tril, grads)
         loop_vars = (tf.constant(1), state, velocity, zeros, zeros, zeros)
         _, _, _, weighted_sum, grads_sum, midpoint = tf.while_loop(
-            lambda step, *_: step < num_steps,
+            lambda step, *_: step < num_leapfrog_steps,
             body,
             loop_vars,
-            maximum_iterations=num_steps - 1,
+            maximum_iterations=num_leapfrog_steps - 1,
         )
         extra = dict(weighted_grads_sum=weighted_sum, grads_sum=grads_sum, midpoint_state=midpoint)
         return extra, weighted_sum, grads_sum

@@ -1,8 +1,25 @@
-"""Short command-line flags of the binaries, each an alias of one config field."""
+"""Short command-line flags of the binaries, each an alias of one config field.
+
+A flag takes the name of its config field's leaf (`--num_steps` is `kernel.num_steps`, K;
+`--num_leapfrog_steps` is `kernel.num_leapfrog_steps`, L), except where the section
+disambiguates (`--kernel` is `kernel.name`). Old names stay accepted for one release
+(`DEPRECATED_FLAGS`), with a warning.
+"""
+
+import sys
 
 from absl import flags
 
-__all__ = ["CHOICES", "SHORT_FLAGS", "apply_short_flags", "define_short_flags", "help_text"]
+from tf_smvae.util.errors import ConfigError
+
+__all__ = [
+    "CHOICES",
+    "DEPRECATED_FLAGS",
+    "SHORT_FLAGS",
+    "apply_short_flags",
+    "define_short_flags",
+    "help_text",
+]
 
 
 class _IntListParser(flags.ListParser):
@@ -61,7 +78,7 @@ SHORT_FLAGS = {
         flags.DEFINE_string,
         "Preconditioner C.",
     ),
-    "num_mcmc_steps": ("kernel.num_steps", flags.DEFINE_integer, "MCMC transitions K."),
+    "num_steps": ("kernel.num_steps", flags.DEFINE_integer, "MCMC transitions K per step."),
     "num_leapfrog_steps": ("kernel.num_leapfrog_steps", flags.DEFINE_integer, "HMC steps L."),
     "mcmc_start_epoch": (
         "kernel.mcmc_start_epoch",
@@ -85,6 +102,10 @@ SHORT_FLAGS = {
         "Split the CPU into N logical devices before TensorFlow starts (0: leave alone).",
     ),
 }
+
+
+# old flag name -> its new name; accepted, with a warning on stderr, until the next release.
+DEPRECATED_FLAGS = {"num_mcmc_steps": "num_steps"}
 
 
 def _registry_names(module, attribute):
@@ -132,10 +153,37 @@ def define_short_flags(names=None, flag_values=None):
       names: which flags of `SHORT_FLAGS` (default: all).
       flag_values: absl `FlagValues` to define them in (default: the global `flags.FLAGS`).
     """
-    flag_values = flag_values or flags.FLAGS
-    for name in names or SHORT_FLAGS:
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    names = list(names or SHORT_FLAGS)
+    for name in names:
         _, definer, _ = SHORT_FLAGS[name]
         definer(name, None, help_text(name), flag_values=flag_values)
+    for old, new in DEPRECATED_FLAGS.items():
+        if new in names:
+            _, definer, _ = SHORT_FLAGS[new]
+            text = f"Deprecated: use --{new} (this name goes in the next release)."
+            definer(old, None, text, flag_values=flag_values)
+
+
+def _given(flag_values, name):
+    return name in flag_values and flag_values[name].value is not None
+
+
+def _apply_deprecated(flag_values):
+    """The values of deprecated flags given on the command line, under their new names.
+
+    Raises:
+      ConfigError: if a deprecated flag and its new name are both given.
+    """
+    values = {}
+    for old, new in DEPRECATED_FLAGS.items():
+        if not _given(flag_values, old):
+            continue
+        if _given(flag_values, new):
+            raise ConfigError(f"--{old} and --{new} are the same flag; give --{new} only.")
+        print(f"warning: --{old} is deprecated; use --{new}.", file=sys.stderr, flush=True)
+        values[new] = flag_values[old].value
+    return values
 
 
 def apply_short_flags(config, flag_values=None):
@@ -147,15 +195,18 @@ def apply_short_flags(config, flag_values=None):
 
     Returns:
       `config`.
+
+    Raises:
+      ConfigError: if a deprecated flag and its new name are both given.
     """
-    flag_values = flag_values or flags.FLAGS
-    for name, (field, _, _) in SHORT_FLAGS.items():
-        if name not in flag_values or flag_values[name].value is None:
-            continue
-        *parents, leaf = field.split(".")
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    given = {name: flag_values[name].value for name in SHORT_FLAGS if _given(flag_values, name)}
+    given.update(_apply_deprecated(flag_values))
+    for name, value in given.items():
+        *parents, leaf = SHORT_FLAGS[name][0].split(".")
         node = config
         for parent in parents:
             node = node[parent]
         with node.unlocked():
-            node[leaf] = flag_values[name].value
+            node[leaf] = value
     return config
