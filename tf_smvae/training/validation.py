@@ -180,16 +180,8 @@ def _check_names(config):
             f"Unknown kernel {config.kernel.name!r} (field 'kernel.name'); known: "
             f"{', '.join(builders.kernel_names())}."
         )
-    if config.model.scale_fn not in ("softplus", "exp"):
-        raise ConfigError(
-            f"Config field 'model.scale_fn' must be 'softplus' or 'exp', "
-            f"got {config.model.scale_fn!r}."
-        )
-    if config.dataset.binarization not in ("static", "dynamic", "none"):
-        raise ConfigError(
-            "Config field 'dataset.binarization' must be 'static', 'dynamic' or 'none', "
-            f"got {config.dataset.binarization!r}."
-        )
+    nn.SCALE_FNS.get(config.model.scale_fn, field="model.scale_fn")
+    data.BINARIZATIONS.get(config.dataset.binarization, field="dataset.binarization")
     kid_images.KID_REAL_IMAGES.get(config.eval.kid_real_images, field="eval.kid_real_images")
 
 
