@@ -64,7 +64,7 @@ def main(argv):
     configuration = study.CONFIGURATIONS[f.configuration]
     data = linear_gaussian.simulate(configuration.latent_dims, seed=0)
     figures = {}
-    print(f"({f.configuration}), {data.x.shape[0]} points, K = {configuration.num_mcmc_steps}")
+    print(f"({f.configuration}), {data.x.shape[0]} points, K = {configuration.num_steps}")
     print("| row | ms / step | MCMC phase h / seed | broadcast C ms / step | speed-up |")
     print("|---|---|---|---|---|")
     for row in f.rows:

@@ -169,14 +169,14 @@ def measure(jit_compile, batch_size, latent_dim, steps, repeats, steps_per_execu
 
 # name -> (key of the JSON figures, SpeedMeasureVAE arguments beyond the shared ones).
 MCMC_MODELS = {
-    "gradMALA-D K=5": ("mala", dict(kernel="mala", num_mcmc_steps=5)),
-    "gradMALA-D K=10": ("mala10", dict(kernel="mala", num_mcmc_steps=10)),
-    "gradHMC-D K=10 L=2": ("hmc", dict(kernel="hmc", num_mcmc_steps=10, num_leapfrog_steps=2)),
+    "gradMALA-D K=5": ("mala", dict(kernel="mala", num_steps=5)),
+    "gradMALA-D K=10": ("mala10", dict(kernel="mala", num_steps=10)),
+    "gradHMC-D K=10 L=2": ("hmc", dict(kernel="hmc", num_steps=10, num_leapfrog_steps=2)),
     "dsHMC K=10 L=2": (
         "dshmc",
         dict(
             kernel="hmc",
-            num_mcmc_steps=10,
+            num_steps=10,
             num_leapfrog_steps=2,
             adaptation="dual_averaging",
             preconditioner="identity",

@@ -26,15 +26,11 @@ def main(out, smoke):
 
     # K = 10 HMC transitions of L = 2 leapfrog steps per batch, a lower-triangular C and a
     # step size learned by the speed measure, from epoch `mcmc_start_epoch` on.
-    model = tf_smvae.SpeedMeasureVAE(
-        (28, 28, 1),
-        10,
-        kernel="hmc",
-        num_mcmc_steps=10,
-        num_leapfrog_steps=2,
-        preconditioner="tril",
-        mcmc_start_epoch=mcmc_start_epoch,
+    # MCMC is a component the model takes.
+    refinement = tf_smvae.MCMCRefinement(
+        10, kernel="hmc", num_steps=10, num_leapfrog_steps=2, preconditioner="tril"
     )
+    model = tf_smvae.VAE((28, 28, 1), 10, refinement=refinement, mcmc_start_epoch=mcmc_start_epoch)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         kernel_optimizer=keras.optimizers.Adam(1e-3),

@@ -15,6 +15,7 @@ from tf_smvae import nn
 from tf_smvae.model import VAE
 from tf_smvae.model import HierarchicalVAE
 from tf_smvae.model import LinearGaussianHVAE
+from tf_smvae.model import MCMCRefinement
 from tf_smvae.model import SpeedMeasureHierarchicalVAE
 from tf_smvae.model import SpeedMeasureLinearGaussianHVAE
 from tf_smvae.model import SpeedMeasureVAE
@@ -25,6 +26,7 @@ __all__ = [
     "VAE",
     "HierarchicalVAE",
     "LinearGaussianHVAE",
+    "MCMCRefinement",
     "SpeedMeasureHierarchicalVAE",
     "SpeedMeasureLinearGaussianHVAE",
     "SpeedMeasureVAE",

@@ -7,7 +7,7 @@ Endpoints (all take and return tensors):
   reconstruct(x float32 [B, H, W, C])                  -> images [B, H, W, C]
   log_likelihood(x, num_samples int32 [], seed int32 [2])
                                                        -> {"log_likelihood": [B], "ess": [B]}
-Models with a learned MCMC kernel (`SpeedMeasureVAE`) add
+Models with a learned MCMC kernel (a `refinement`) add
   refine(x, num_steps int32 [], seed int32 [2])       -> latents [B, d]
 (MCMC-refined posterior samples with the learned kernel, which is not adapted).
 """
@@ -91,7 +91,7 @@ def _endpoints(model, tau, chunk_size):
             ],
         ),
     }
-    if hasattr(model, "refine"):
+    if getattr(model, "refinement", None) is not None:
 
         def refine(x, num_steps, seed):
             return model.refine(x, _at_least(num_steps, 0, "refine", "num_steps"), seed)

@@ -242,9 +242,8 @@ class HierarchicalVAE(vae_lib.VAE):
     def sample_posterior(self, x, num_samples, seed):
         return self.posterior(x).sample(num_samples, seed=seed)
 
-    def importance_proposal(self, x, tau, seed=None):
+    def encoder_proposal(self, x, tau):
         """q(z|x) with every layer's variance multiplied by tau (sampled top-down)."""
-        del seed
         x = tf.convert_to_tensor(x, self.compute_dtype)
         factor = tf.sqrt(tf.cast(tau, self.compute_dtype))
         return distributions.TopDownDistribution(self, self.encoder.bottom_up(x), factor)
@@ -313,24 +312,28 @@ class HierarchicalVAE(vae_lib.VAE):
 
 
 @keras.saving.register_keras_serializable(package="tf_smvae")
-class SpeedMeasureHierarchicalVAE(HierarchicalVAE, speed_measure_vae.SpeedMeasureVAE):
-    """`HierarchicalVAE` trained by Algorithm 1: its hooks, `SpeedMeasureVAE`'s training.
+class SpeedMeasureHierarchicalVAE(HierarchicalVAE):
+    """`HierarchicalVAE` with an `MCMCRefinement`, built from keyword arguments.
 
-    The chains run on z = concat(z_1, ..., z_L) with target log p(x, z); the kernel
-    (MALA/HMC, any adaptation and preconditioner) is the model's `refinement`. The
-    importance proposal is `SpeedMeasureVAE`'s: M chains from top-down posterior draws,
-    r = N(mean of the chain ends, tau diag(scale^2)) with the `encode` scales.
+    The same model as `HierarchicalVAE(..., refinement=MCMCRefinement(sum(latent_dims),
+    ...))`: the chains run on z = concat(z_1, ..., z_L) with target log p(x, z), and the
+    importance proposal is M chains from top-down posterior draws, r = N(mean of the
+    chain ends, tau diag(scale^2)) with the `encode` scales.
 
     #### Examples
 
     ```python
     model = tf_smvae.SpeedMeasureHierarchicalVAE(
         (28, 28, 1), latent_dims=(5, 10), kernel="hmc", preconditioner="tril",
-        num_mcmc_steps=5, num_leapfrog_steps=2, mcmc_start_epoch=190)
+        num_steps=5, num_leapfrog_steps=2, mcmc_start_epoch=190)
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   kernel_optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     model.fit(train, epochs=200)
     ```
     """
 
-    importance_proposal = speed_measure_vae.SpeedMeasureVAE.importance_proposal
+    def __init__(self, image_shape, latent_dims, refinement=None, **kwargs):
+        """Args: as `HierarchicalVAE`, plus `refinement` or the refinement's arguments
+        (see `SpeedMeasureVAE`)."""
+        refinement = speed_measure_vae.refinement_from_options(refinement, kwargs)
+        super().__init__(image_shape, latent_dims, refinement=refinement, **kwargs)

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tf_smvae.model import hierarchical
 from tf_smvae.model import likelihoods
 from tf_smvae.model import linear_gaussian_layers as layers_lib
+from tf_smvae.model import speed_measure_vae
 from tf_smvae.util.errors import ConfigError
 
 __all__ = ["LinearGaussianHVAE", "LinearGaussianMoments", "SpeedMeasureLinearGaussianHVAE"]
@@ -221,16 +222,23 @@ class LinearGaussianHVAE(hierarchical.HierarchicalVAE):
 
 
 @keras.saving.register_keras_serializable(package="tf_smvae")
-class SpeedMeasureLinearGaussianHVAE(LinearGaussianHVAE, hierarchical.SpeedMeasureHierarchicalVAE):
-    """`LinearGaussianHVAE` trained by Algorithm 1 (the grad*/ds* rows of Tables 4 and 5).
+class SpeedMeasureLinearGaussianHVAE(LinearGaussianHVAE):
+    """`LinearGaussianHVAE` with an `MCMCRefinement`, built from keyword arguments (the
+    grad*/ds* rows of Tables 4 and 5); see `SpeedMeasureVAE`.
 
     #### Examples
 
     ```python
     model = tf_smvae.SpeedMeasureLinearGaussianHVAE(
         (1, 10, 1), latent_dims=(10, 20), kernel="hmc", preconditioner="tril",
-        num_mcmc_steps=2, num_leapfrog_steps=3, mcmc_start_epoch=1000)
+        num_steps=2, num_leapfrog_steps=3, mcmc_start_epoch=1000)
     kappa = tf_smvae.evaluation.preconditioned_condition_number(
         model.posterior_covariance(), model.refinement.kernel_parameters.dense_scale_tril())
     ```
     """
+
+    def __init__(self, image_shape, latent_dims, refinement=None, **kwargs):
+        """Args: as `LinearGaussianHVAE`, plus `refinement` or the refinement's arguments
+        (see `SpeedMeasureVAE`)."""
+        refinement = speed_measure_vae.refinement_from_options(refinement, kwargs)
+        super().__init__(image_shape, latent_dims, refinement=refinement, **kwargs)

@@ -3,8 +3,9 @@
 `MCMCRefinement` holds what the kernel learns and carries between training steps (the
 `KernelParameters` (h, C), the entropy weight beta, the dual-averaging state) and runs K
 transitions of MALA or HMC on any target `log p(x, z)`: adapting while training
-(`adapt`) and never while evaluating (`sample`). Models compose it: `SpeedMeasureVAE`
-and the hierarchical VAEs hand it their `log_joint` and their encoder draws.
+(`adapt`) and never while evaluating (`sample`). Models take it as a component
+(`VAE(..., refinement=MCMCRefinement(d))`) and hand it their `log_joint` and their encoder
+draws (`model/mcmc_training.py`).
 """
 
 import collections

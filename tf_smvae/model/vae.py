@@ -3,7 +3,11 @@
 `VAE` is the base every other model of the library extends: it owns the encoder
 q(z|x) = N(mu(x), diag sigma(x)^2), the decoder, the likelihood p(x|z) and the prior
 p(z), the ELBO train and test steps, and the pieces the importance-sampling
-evaluation and the MCMC-coupled models reuse (`log_joint`, `importance_proposal`).
+evaluation reuses (`log_joint`, `importance_proposal`).
+
+MCMC is a component: a model given `refinement=MCMCRefinement(d, ...)` trains by
+Algorithm 1 from `mcmc_start_epoch` on, refines posterior samples and evaluates with
+chains (`model/mcmc_training.py`); without one it is the plain VAE.
 """
 
 import keras
@@ -14,6 +18,7 @@ import tensorflow_probability as tfp
 from tf_smvae import nn
 from tf_smvae.data import checks as data_checks
 from tf_smvae.model import likelihoods
+from tf_smvae.model import mcmc_training
 from tf_smvae.model import priors
 from tf_smvae.model import step_metrics
 from tf_smvae.util import replicas
@@ -95,6 +100,10 @@ class VAE(keras.Model):
         analytic_kl=True,
         scale_fn="softplus",
         seed=0,
+        refinement=None,
+        mcmc_start_epoch=0,
+        num_eval_chains=16,
+        eval_proposal="mean",
         **kwargs,
     ):
         """Builds the model and all its weights.
@@ -116,9 +125,23 @@ class VAE(keras.Model):
           scale_fn: how the named encoder makes sigma(x): "softplus" or "exp"
             (sigma = exp(0.5 * logvar)).
           seed: Python int; the base of the model's stateless random stream.
+          refinement: the MCMC component: an `MCMCRefinement` over the d latents (or its
+            serialised config, or a callable `d -> MCMCRefinement`); None trains by the
+            ELBO alone and has no kernel.
+          mcmc_start_epoch: with a refinement, epochs of plain-ELBO training before the
+            MCMC phase (Algorithm 1).
+          num_eval_chains: with a refinement, M chains per example for the importance
+            proposal.
+          eval_proposal: with a refinement, "mean" (r = N(mean of the M chain ends,
+            tau diag sigma^2)) or "mixture" (an equal-weight mixture centred at each
+            chain end).
           **kwargs: passed to `keras.Model`.
+
+        Raises:
+          ConfigError: for a bad size, component name or MCMC argument.
         """
         super().__init__(**kwargs)
+        self._with_refinement = refinement is not None
         self.image_shape = tuple(int(s) for s in image_shape)
         self.latent_dim = check_int(latent_dim, "latent_dim", 1)
         self._network = network
@@ -147,6 +170,34 @@ class VAE(keras.Model):
         self._metric_views = self._step_metrics.views()
         self._eval_batches = step_metrics.BatchCounter(name="eval_batches")
         self._build_weights()
+        self.kernel_optimizer = None
+        self._mcmc_active = False
+        self._warm_start_traced = False
+        self.refinement = None
+        if self._with_refinement:
+            self._add_refinement(refinement, mcmc_start_epoch, num_eval_chains, eval_proposal)
+
+    def _add_refinement(self, refinement, mcmc_start_epoch, num_eval_chains, eval_proposal):
+        """The MCMC component and its settings, built after the networks."""
+        if callable(refinement) and not isinstance(refinement, keras.layers.Layer):
+            refinement = refinement(self.latent_dim)
+        self.refinement = _deserialize(refinement)
+        self.mcmc_start_epoch = check_int(mcmc_start_epoch, "mcmc_start_epoch", 0)
+        self.num_eval_chains = check_int(num_eval_chains, "num_eval_chains", 1)
+        if eval_proposal not in mcmc_training.EVAL_PROPOSALS:
+            raise ConfigError(
+                f"eval_proposal must be one of {', '.join(mcmc_training.EVAL_PROPOSALS)}, "
+                f"got {eval_proposal!r}."
+            )
+        self.eval_proposal = eval_proposal
+        self.mcmc_phase = self.add_weight(
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            aggregation="only_first_replica",
+            name="mcmc_phase",
+        )
 
     # -- construction ------------------------------------------------------------------
 
@@ -191,11 +242,13 @@ class VAE(keras.Model):
         self.built = True
 
     def _metric_names(self):
+        if self._with_refinement:
+            return _METRIC_NAMES + mcmc_training.MCMC_METRICS
         return _METRIC_NAMES
 
     def _sum_metric_names(self):
         """The logged names that are summed over an epoch (counts), not averaged."""
-        return ()
+        return mcmc_training.COUNTS if self._with_refinement else ()
 
     def get_config(self):
         config = super().get_config()
@@ -213,6 +266,13 @@ class VAE(keras.Model):
         for name, custom in self._custom.items():
             if custom:
                 config[name] = _serialize(getattr(self, name))
+        if self.refinement is not None:
+            config.update(
+                mcmc_start_epoch=self.mcmc_start_epoch,
+                num_eval_chains=self.num_eval_chains,
+                eval_proposal=self.eval_proposal,
+                refinement=keras.saving.serialize_keras_object(self.refinement),
+            )
         return config
 
     @classmethod
@@ -288,34 +348,66 @@ class VAE(keras.Model):
     def importance_proposal(self, x, tau, seed=None):
         """The importance-sampling proposal r(z|x) used by `evaluation.log_likelihood`.
 
-        For the plain VAE, r = N(mu(x), tau * diag(sigma(x)^2)).
+        Without a refinement, `encoder_proposal`: r = N(mu(x), tau * diag(sigma(x)^2)).
+        With one, r is centred on M refined chains from encoder draws (DESIGN section 6;
+        `eval_proposal`), which adapt nothing; the chains run before any particle is
+        drawn, so the estimator stays unbiased given them.
 
         Args:
           x: images [B, *image_shape].
           tau: variance inflation factor (> 0).
-          seed: unused here; models whose proposal is random (MCMC) use it.
+          seed: int32[2] seed of the chains (unused without a refinement).
 
         Returns:
           A tfd distribution with batch shape [B] and event shape [d].
         """
-        del seed
+        if self.refinement is not None:
+            return mcmc_training.importance_proposal(self, x, tau, seed)
+        return self.encoder_proposal(x, tau)
+
+    def encoder_proposal(self, x, tau):
+        """q(z|x) with its variance multiplied by `tau`: N(mu(x), tau * diag(sigma(x)^2))."""
         loc, scale = self.encode(x)
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale * tf.sqrt(tau))
 
     def warm_start_kernel(self, x, seed=None):
-        """Warm-starts the model's MCMC kernel on images `x` if it was never adapted.
+        """Warm-starts the model's MCMC kernel on images `x` if it was never adapted, once.
 
-        `evaluation.log_likelihood` calls it with its first batch; a VAE has no kernel.
+        A model trained by the ELBO only, or whose MCMC phase never started, would
+        otherwise refine and build IS proposals with h_0 and C = I. The same search as
+        at the switch to the MCMC phase (`MCMCRefinement.warm_start`) then runs on `x`;
+        `refine` (eagerly) and `evaluation.log_likelihood` call it first. Run eagerly,
+        outside a distribution strategy's replica context.
 
         Args:
           x: images [B, *image_shape].
           seed: int or int32[2]; None draws from the model's seed stream.
 
         Returns:
-          Whether a warm start ran (always False here).
+          Whether a warm start ran (False without a refinement, once adapted, or with
+          `warm_start=False`).
         """
-        del x, seed
-        return False
+        if self.refinement is None:
+            return False
+        return mcmc_training.warm_start_kernel(self, x, seed)
+
+    def refine(self, x, num_steps=None, seed=None):
+        """MCMC-refined posterior samples: one chain per example from an encoder draw.
+
+        Args:
+          x: images [B, *image_shape].
+          num_steps: transitions (default: the training K).
+          seed: int or int32[2] seed; None draws the next seed of the model's stream.
+
+        Returns:
+          [B, d] latent samples after `num_steps` transitions of the learned kernel.
+
+        Raises:
+          ConfigError: for a model without a refinement.
+        """
+        if self.refinement is None:
+            raise ConfigError("refine: this model has no MCMC refinement (refinement=None).")
+        return mcmc_training.refine(self, x, num_steps, seed)
 
     # -- public conveniences ------------------------------------------------------------
 
@@ -375,8 +467,63 @@ class VAE(keras.Model):
     @property
     def network_variables(self):
         """The trainable variables the model optimizer updates (encoder, decoder, prior,
-        likelihood); subclasses leave out variables other optimizers own."""
-        return self.trainable_variables
+        likelihood): all but the refinement's, which the kernel optimizer owns."""
+        if self.refinement is None:
+            return self.trainable_variables
+        kernel_ids = {id(v) for v in self.refinement.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) not in kernel_ids]
+
+    # -- optimizers and phases -----------------------------------------------------------
+
+    def compile(self, optimizer="adam", kernel_optimizer=None, **kwargs):
+        """Compiles with a model optimizer and, with a refinement, a kernel optimizer.
+
+        Args:
+          optimizer: optimizer of the encoder, decoder, likelihood and prior.
+          kernel_optimizer: optimizer of the step size and preconditioner (default
+            Adam(1e-3)); only for a model with a refinement.
+          **kwargs: `keras.Model.compile` arguments (`jit_compile`, ...).
+
+        Raises:
+          ConfigError: for a kernel optimizer given to a model without a refinement.
+        """
+        if self.refinement is None:
+            if kernel_optimizer is not None:
+                raise ConfigError(
+                    "compile(kernel_optimizer): this model has no MCMC refinement to adapt."
+                )
+            return super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.network_variables)
+        self.kernel_optimizer = keras.optimizers.get(kernel_optimizer or "adam")
+        self.kernel_optimizer.build(self.refinement.kernel_parameters.trainable_variables)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if self.kernel_optimizer is not None:
+            config["kernel_optimizer"] = keras.saving.serialize_keras_object(self.kernel_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was saved (Keras skips a custom `compile`)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.refinement is None and self.built:
+            self.optimizer.build(self.trainable_variables)  # as Keras' own does
+
+    def set_mcmc_phase(self, active):
+        """Enters (or leaves) the MCMC phase; rebuilds the train function on a change.
+
+        Raises:
+          ConfigError: for a model without a refinement.
+        """
+        if self.refinement is None:
+            raise ConfigError("set_mcmc_phase: this model has no MCMC refinement.")
+        active = bool(active)
+        self.mcmc_phase.assign(int(active))
+        if active != self._mcmc_active:
+            self._mcmc_active = active
+            if self.compiled:
+                self.make_train_function(force=True)
 
     def _elbo_loss(self, x, seed):
         """The ELBO loss, its logged terms (batch means) and the terms themselves."""
@@ -429,6 +576,8 @@ class VAE(keras.Model):
         validation_data = self._evenly_split(validation_data)
         if isinstance(x, tf.data.Dataset) and "shuffle" not in kwargs and len(args) <= 5:
             kwargs["shuffle"] = False
+        if self.refinement is not None:  # switches to the MCMC phase at mcmc_start_epoch
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), mcmc_training.MCMCPhase()]
         return super().fit(x, None, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
@@ -451,6 +600,19 @@ class VAE(keras.Model):
         return data
 
     def make_train_function(self, force=False):
+        """Also traces the kernel's warm start into the train function while it is due.
+
+        The first MCMC step's function runs `MCMCRefinement.warm_start` unconditionally
+        (no `tf.cond`, so it also runs under a distribution strategy); once it has run,
+        the next call here (`fit` calls it after each batch) traces a function without
+        it. With `steps_per_execution` N > 1 the search runs at each of the first N steps
+        and the last one counts.
+        """
+        if self.refinement is not None:
+            due = self._mcmc_active and self.refinement.warm_start_due
+            if due != self._warm_start_traced:
+                force = True
+            self._warm_start_traced = due
         self._resolve_replica_jit()
         return super().make_train_function(force=force)
 
@@ -475,13 +637,21 @@ class VAE(keras.Model):
 
     def train_step(self, data):
         x = _images(data)
+        if self._mcmc_active:
+            return mcmc_training.train_step(self, x)
         seed = self.next_seed("train_step")
         gradients, logs = self._replica_compiled(self._elbo_gradients)(x, seed)
         self.optimizer.apply(gradients, self.network_variables)
         return self._update_metrics(self._complete_train_logs(logs), x)
 
+    def _mcmc_gradients(self, x, step_seed):
+        """The stateless part of an MCMC step (`mcmc_training.gradients`); a hook."""
+        return mcmc_training.gradients(self, x, step_seed)
+
     def _complete_train_logs(self, logs):
-        """Adds the values a subclass logs in other phases, so every epoch has each column."""
+        """Adds the values logged in the MCMC phase, so every epoch has each column."""
+        if self.refinement is not None:
+            return mcmc_training.complete_train_logs(self, logs)
         return logs
 
     def _test_logs(self, x, seed):

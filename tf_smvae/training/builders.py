@@ -1,5 +1,7 @@
 """Builds datasets and models from a config, by registry."""
 
+import collections
+import functools
 import math
 
 import keras
@@ -11,18 +13,23 @@ from tf_smvae import mcmc
 from tf_smvae.model import hierarchical
 from tf_smvae.model import speed_measure_vae
 from tf_smvae.model import vae as vae_lib
+from tf_smvae.model.refinement import MCMCRefinement
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
 __all__ = [
     "LIKELIHOOD_OPTIONS",
     "MODELS",
+    "ModelSpec",
     "build_datasets",
     "build_model",
     "compile_model",
     "kernel_names",
 ]
 
+# One registration per model: how to build it from a config, and how to check the config
+# fields only it reads (validation runs `check`; cross-field rules stay in validation).
+ModelSpec = collections.namedtuple("ModelSpec", ["build", "check"])
 MODELS = Registry("model")
 LIKELIHOOD_OPTIONS = Registry("likelihood")
 
@@ -37,13 +44,22 @@ def _uses_mcmc(config):
 
 
 def _refinement_kwargs(config):
-    """`SpeedMeasureVAE` arguments from `config.kernel`."""
+    """The MCMC component and its settings from `config.kernel`: `refinement` (a callable
+    `d -> MCMCRefinement`, which the model calls after building its networks),
+    `mcmc_start_epoch`, `num_eval_chains`, `eval_proposal`; none without a kernel.
+
+    A model with a kernel is built as `SpeedMeasureVAE` / `SpeedMeasureHierarchicalVAE`:
+    the VAE / HierarchicalVAE given this refinement, under the class name that its saved
+    files have always carried."""
+    if not _uses_mcmc(config):
+        return {}
     kernel = config.kernel
-    return dict(
+    refinement = functools.partial(
+        MCMCRefinement,
         kernel=kernel.name,
         adaptation=kernel.adaptation,
         preconditioner=kernel.preconditioner,
-        num_mcmc_steps=kernel.num_steps,
+        num_steps=kernel.num_steps,
         num_leapfrog_steps=kernel.num_leapfrog_steps,
         init_step_size=kernel.init_step_size,
         target_accept_prob=kernel.target_accept_prob,
@@ -53,6 +69,9 @@ def _refinement_kwargs(config):
         entropy_estimator=kernel.entropy_estimator,
         restart_each_batch=kernel.restart_each_batch,
         warm_start=kernel.warm_start,
+    )
+    return dict(
+        refinement=refinement,
         mcmc_start_epoch=kernel.mcmc_start_epoch,
         num_eval_chains=kernel.num_eval_chains,
         eval_proposal=kernel.eval_proposal,
@@ -106,15 +125,11 @@ def _vae_kwargs(config, image_shape):
     )
 
 
-@MODELS.register("vae")
 def _build_vae(config, image_shape):
-    kwargs = _vae_kwargs(config, image_shape)
-    if _uses_mcmc(config):
-        return speed_measure_vae.SpeedMeasureVAE(**kwargs, **_refinement_kwargs(config))
-    return vae_lib.VAE(**kwargs)
+    cls = speed_measure_vae.SpeedMeasureVAE if _uses_mcmc(config) else vae_lib.VAE
+    return cls(**_vae_kwargs(config, image_shape), **_refinement_kwargs(config))
 
 
-@MODELS.register("hvae")
 def _build_hvae(config, image_shape):
     kwargs = _vae_kwargs(config, image_shape)
     for name in ("latent_dim", "prior", "prior_kwargs"):
@@ -128,8 +143,42 @@ def _build_hvae(config, image_shape):
         min_prior_scale=model_config.min_prior_scale,
     )
     if _uses_mcmc(config):
-        return hierarchical.SpeedMeasureHierarchicalVAE(**kwargs, **_refinement_kwargs(config))
-    return hierarchical.HierarchicalVAE(**kwargs)
+        cls = hierarchical.SpeedMeasureHierarchicalVAE
+    else:
+        cls = hierarchical.HierarchicalVAE
+    return cls(**kwargs, **_refinement_kwargs(config))
+
+
+def _check_vae(config):
+    """The plain VAE has no fields beyond the shared ones."""
+    del config
+
+
+def _check_hvae(config):
+    """The hierarchical fields: layer sizes, block widths, prior floor, prior name."""
+    model = config.model
+    for field in ("latent_dims", "block_units"):
+        values = tuple(model[field])
+        empty = field == "latent_dims" and not values
+        if empty or not all(isinstance(v, int) and v >= 1 for v in values):
+            raise ConfigError(
+                f"Config field 'model.{field}' must be a sequence of integers >= 1"
+                f"{' with one entry per layer' if field == 'latent_dims' else ''}, "
+                f"got {model[field]!r}."
+            )
+    if not model.min_prior_scale >= 0.0:
+        raise ConfigError(
+            f"Config field 'model.min_prior_scale' must be >= 0, got {model.min_prior_scale!r}."
+        )
+    if model.prior != "standard_normal":
+        raise ConfigError(
+            "Config field 'model.prior' must be 'standard_normal' with model.name='hvae' "
+            f"(its prior is the top-down hierarchy), got {model.prior!r}."
+        )
+
+
+MODELS.register("vae")(ModelSpec(_build_vae, _check_vae))
+MODELS.register("hvae")(ModelSpec(_build_hvae, _check_hvae))
 
 
 def _epoch_steps(config):
@@ -210,7 +259,7 @@ def build_model(config, image_shape):
     Returns:
       An uncompiled Keras model.
     """
-    return MODELS.get(config.model.name, field="model.name")(config, tuple(image_shape))
+    return MODELS.get(config.model.name, field="model.name").build(config, tuple(image_shape))
 
 
 def _load_split(

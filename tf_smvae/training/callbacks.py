@@ -153,7 +153,9 @@ class KernelDiagnostics(keras.callbacks.Callback):
         self._writer = None
 
     def _active(self):
-        return getattr(self.model, "_mcmc_active", False) and hasattr(self.model, "refinement")
+        return getattr(self.model, "_mcmc_active", False) and (
+            getattr(self.model, "refinement", None) is not None
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._active():

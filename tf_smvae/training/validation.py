@@ -6,15 +6,15 @@ from tf_smvae import data
 from tf_smvae import mcmc
 from tf_smvae import nn
 from tf_smvae.model import likelihoods
+from tf_smvae.model import mcmc_training
 from tf_smvae.model import priors
 from tf_smvae.model import refinement
 from tf_smvae.training import builders
 from tf_smvae.training import distribute
 from tf_smvae.training import kid_images
 from tf_smvae.util.errors import ConfigError
-from tf_smvae.util.registry import Registry
 
-__all__ = ["MODEL_CHECKS", "validate_config"]
+__all__ = ["validate_config"]
 
 _POSITIVE_INTS = (
     "model.latent_dim",
@@ -70,8 +70,6 @@ _INT_SEQUENCES = ("model.hidden_units",)
 _CHOICES = {
     "train.verbose": (0, 1, 2),
 }
-
-MODEL_CHECKS = Registry("model")
 
 
 def _get(config, dotted):
@@ -203,39 +201,10 @@ def _check_kernel(config):
         raise ConfigError(
             f"Config field 'kernel.target_accept_prob' must be in (0, 1), got {target}."
         )
-    if kernel.eval_proposal not in ("mean", "mixture"):
+    if kernel.eval_proposal not in mcmc_training.EVAL_PROPOSALS:
         raise ConfigError(
-            "Config field 'kernel.eval_proposal' must be 'mean' or 'mixture', "
-            f"got {kernel.eval_proposal!r}."
-        )
-
-
-@MODEL_CHECKS.register("vae")
-def _check_vae(config):
-    del config
-
-
-@MODEL_CHECKS.register("hvae")
-def _check_hvae(config):
-    """The hierarchical fields: layer sizes, block widths, prior floor, prior name."""
-    model = config.model
-    for field in ("latent_dims", "block_units"):
-        values = tuple(model[field])
-        empty = field == "latent_dims" and not values
-        if empty or not all(isinstance(v, int) and v >= 1 for v in values):
-            raise ConfigError(
-                f"Config field 'model.{field}' must be a sequence of integers >= 1"
-                f"{' with one entry per layer' if field == 'latent_dims' else ''}, "
-                f"got {model[field]!r}."
-            )
-    if not model.min_prior_scale >= 0.0:
-        raise ConfigError(
-            f"Config field 'model.min_prior_scale' must be >= 0, got {model.min_prior_scale!r}."
-        )
-    if model.prior != "standard_normal":
-        raise ConfigError(
-            "Config field 'model.prior' must be 'standard_normal' with model.name='hvae' "
-            f"(its prior is the top-down hierarchy), got {model.prior!r}."
+            "Config field 'kernel.eval_proposal' must be one of "
+            f"{', '.join(mcmc_training.EVAL_PROPOSALS)}, got {kernel.eval_proposal!r}."
         )
 
 
@@ -253,6 +222,6 @@ def validate_config(config, reference=None):
         _check_keys(config, reference)
     _check_ranges(config)
     _check_names(config)
-    MODEL_CHECKS.get(config.model.name, field="model.name")(config)
+    builders.MODELS.get(config.model.name, field="model.name").check(config)
     _check_kernel(config)
     distribute.check_config(config)

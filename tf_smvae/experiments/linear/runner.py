@@ -20,6 +20,7 @@ inside one compiled loop, so Keras' per-epoch overhead is paid once per chunk.
 """
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -36,6 +37,7 @@ from tf_smvae.data import linear_gaussian
 from tf_smvae.experiments import common
 from tf_smvae.experiments.linear import tables as linear_tables
 from tf_smvae.model import linear_gaussian as model_lib
+from tf_smvae.model.refinement import MCMCRefinement
 from tf_smvae.training import callbacks as callbacks_lib
 from tf_smvae.training import checkpoints
 from tf_smvae.util import files
@@ -58,7 +60,7 @@ class Configuration:
     latent_dims: tuple
     pretrain_epochs: int
     mcmc_epochs: int
-    num_mcmc_steps: int
+    num_steps: int
 
 
 CONFIGURATIONS = {
@@ -142,7 +144,8 @@ def build_model(configuration, row, seed, image_shape, settings, steps_per_epoch
       steps_per_epoch: the steps one Keras epoch (one compiled call) runs.
 
     Returns:
-      A compiled `LinearGaussianHVAE` or `SpeedMeasureLinearGaussianHVAE`.
+      A compiled `LinearGaussianHVAE`, or for the MCMC rows `SpeedMeasureLinearGaussianHVAE`
+      (the same model given an `MCMCRefinement`).
     """
     kernel = ROWS[row]
     kwargs = dict(image_shape=image_shape, latent_dims=configuration.latent_dims, seed=seed)
@@ -154,11 +157,15 @@ def build_model(configuration, row, seed, image_shape, settings, steps_per_epoch
     if kernel is None:
         model = model_lib.LinearGaussianHVAE(**kwargs)
     else:
+        refinement = functools.partial(
+            MCMCRefinement,
+            **kernel,
+            num_steps=configuration.num_steps,
+            num_leapfrog_steps=settings.num_leapfrog_steps,
+        )
         model = model_lib.SpeedMeasureLinearGaussianHVAE(
             **kwargs,
-            **kernel,
-            num_mcmc_steps=configuration.num_mcmc_steps,
-            num_leapfrog_steps=settings.num_leapfrog_steps,
+            refinement=refinement,
             mcmc_start_epoch=configuration.pretrain_epochs // steps_per_epoch,
         )
         compile_kwargs["kernel_optimizer"] = keras.optimizers.Adam(settings.kernel_learning_rate)
@@ -232,7 +239,7 @@ def train_row(configuration, row, seed, data, settings, label="", checkpoint_dir
         latent_dims=list(configuration.latent_dims),
         pretrain_epochs=configuration.pretrain_epochs,
         mcmc_epochs=configuration.mcmc_epochs,
-        num_mcmc_steps=configuration.num_mcmc_steps,
+        num_steps=configuration.num_steps,
         num_leapfrog_steps=settings.num_leapfrog_steps,
     )
     if initial_epoch:
