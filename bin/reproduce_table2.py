@@ -1,17 +1,6 @@
-"""Deprecated: `python bin/reproduce.py --table=table2 ...` (this name goes in the next release).
-
-Runs bin/reproduce.py with `--table=table2` and the same flags, after one line on stderr.
-"""
-
-import os
-import sys
+"""Deprecated: `python bin/reproduce.py --table=table2 ...` (this name goes in the next release)."""
 
 if __name__ == "__main__":
-    here = os.path.dirname(os.path.abspath(__file__))
-    print(
-        "warning: bin/reproduce_table2.py is deprecated; use bin/reproduce.py --table=table2",
-        file=sys.stderr,
-        flush=True,
-    )
-    target = os.path.join(here, "reproduce.py")
-    os.execv(sys.executable, [sys.executable, target, "--table=table2", *sys.argv[1:]])
+    import _forward
+
+    _forward.forward("reproduce_table2.py", "reproduce.py", "--table=table2")

@@ -10,16 +10,9 @@ Rows (the argument after ':'): VAE, VAE-gradMALA, VAE-dsMALA, VAE-gradHMC, VAE-d
 VAE-MoG, VAE-VAMP (see configs/table1_rows.py).
 """
 
-from configs import base
 from configs import table1_rows
 
 
 def get_config(row="VAE"):
     """Returns the config of one row of the table."""
-    config = base.get_config()
-    config.dataset.name = "omniglot"
-    config.model.latent_dim = 20
-    config.train.learning_rate = table1_rows.PAPER_CODE_LEARNING_RATE
-    config.train.verbose = 2
-    table1_rows.set_schedule(config, elbo_epochs=290, mcmc_epochs=10)
-    return table1_rows.apply_row(config, row)
+    return table1_rows.table_config("omniglot", row, latent_dim=20, elbo_epochs=290, mcmc_epochs=10)

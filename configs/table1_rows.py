@@ -30,6 +30,8 @@ from the first MCMC epoch and scored -113.92. The paper's rule stays available
 (`--config.kernel.adaptation=speed_measure`).
 """
 
+from configs import base
+
 # The encoder/decoder Adam rate of the paper's code (its text states 5e-3 or 1e-3).
 PAPER_CODE_LEARNING_RATE = 5e-4
 
@@ -78,6 +80,32 @@ ROWS = {
     "VAE-MoG": {"model": {"prior": "mog", "prior_num_components": 10}},
     "VAE-VAMP": {"model": {"prior": "vamp", "prior_num_components": 500}},
 }
+
+
+def table_config(dataset, row, latent_dim, elbo_epochs, mcmc_epochs, **model):
+    """One row of a Table 1 or 2 config: `configs/base.py` with the dataset, its latent
+    size, `model` fields (e.g. `likelihood`), the paper code's learning rate, the schedule
+    and the row's overrides (`apply_row`).
+
+    Args:
+      dataset: `dataset.name`.
+      row: a key of `ROWS`.
+      latent_dim: `model.latent_dim`.
+      elbo_epochs, mcmc_epochs: the two phases (`set_schedule`).
+      **model: other `config.model` fields.
+
+    Returns:
+      The config.
+    """
+    config = base.get_config()
+    config.dataset.name = dataset
+    config.model.latent_dim = latent_dim
+    for name, value in model.items():
+        config.model[name] = value
+    config.train.learning_rate = PAPER_CODE_LEARNING_RATE
+    config.train.verbose = 2
+    set_schedule(config, elbo_epochs=elbo_epochs, mcmc_epochs=mcmc_epochs)
+    return apply_row(config, row)
 
 
 def set_schedule(config, elbo_epochs, mcmc_epochs):

@@ -11,18 +11,17 @@ Rows (the argument after ':'): VAE, VAE-gradHMC, VAE-dsHMC, VAE-MoG, VAE-VAMP (s
 configs/table1_rows.py).
 """
 
-from configs import base
 from configs import table1_rows
 
 
 def get_config(row="VAE"):
     """Returns the config of one row of the table."""
-    config = base.get_config()
-    config.dataset.name = "cifar10"
-    config.model.latent_dim = 256
-    config.model.likelihood = "discretized_logistic"
-    config.model.likelihood_variance = 0.05
-    config.train.learning_rate = table1_rows.PAPER_CODE_LEARNING_RATE
-    config.train.verbose = 2
-    table1_rows.set_schedule(config, elbo_epochs=100, mcmc_epochs=50)
-    return table1_rows.apply_row(config, row)
+    return table1_rows.table_config(
+        "cifar10",
+        row,
+        latent_dim=256,
+        elbo_epochs=100,
+        mcmc_epochs=50,
+        likelihood="discretized_logistic",
+        likelihood_variance=0.05,
+    )

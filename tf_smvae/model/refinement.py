@@ -20,7 +20,7 @@ from tf_smvae.util import seeds
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
-__all__ = ["ADAPTATIONS", "PRECONDITIONERS", "MCMCRefinement", "RefinementResults"]
+__all__ = ["ADAPTATIONS", "OPTIONS", "PRECONDITIONERS", "MCMCRefinement", "RefinementResults"]
 
 ADAPTATIONS = Registry("adaptation")
 
@@ -267,6 +267,25 @@ def _plain_results(results):
     return RefinementResults(
         results.final_state, results.accept_prob, results.num_nonfinite, zero, None, 0
     )
+
+
+# The keyword arguments of `MCMCRefinement` besides `latent_dim`: each also names the
+# `config.kernel` field it comes from (the kernel's own name is `kernel.name`).
+OPTIONS = (
+    "kernel",
+    "adaptation",
+    "preconditioner",
+    "num_steps",
+    "num_leapfrog_steps",
+    "init_step_size",
+    "target_accept_prob",
+    "entropy_weight",
+    "entropy_weight_rate",
+    "gradient_mode",
+    "entropy_estimator",
+    "restart_each_batch",
+    "warm_start",
+)
 
 
 @keras.saving.register_keras_serializable(package="tf_smvae")

@@ -15,28 +15,15 @@ import warnings
 
 import keras
 
+from tf_smvae.model import refinement as refinement_lib
 from tf_smvae.model import vae as vae_lib
 from tf_smvae.model.refinement import MCMCRefinement
 from tf_smvae.util.errors import ConfigError
 
 __all__ = ["SpeedMeasureVAE", "refinement_from_options"]
 
-REFINEMENT_ARGS = (
-    "kernel",
-    "adaptation",
-    "preconditioner",
-    "num_steps",
-    "num_mcmc_steps",  # the old name of num_steps, deprecated
-    "num_leapfrog_steps",
-    "init_step_size",
-    "target_accept_prob",
-    "entropy_weight",
-    "entropy_weight_rate",
-    "gradient_mode",
-    "entropy_estimator",
-    "restart_each_batch",
-    "warm_start",
-)
+# `num_mcmc_steps`: the old name of num_steps, deprecated.
+REFINEMENT_ARGS = (*refinement_lib.OPTIONS, "num_mcmc_steps")
 
 
 def refinement_from_options(refinement, kwargs):

@@ -13,6 +13,7 @@ from tf_smvae import mcmc
 from tf_smvae.model import hierarchical
 from tf_smvae.model import speed_measure_vae
 from tf_smvae.model import vae as vae_lib
+from tf_smvae.model.refinement import OPTIONS
 from tf_smvae.model.refinement import MCMCRefinement
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
@@ -54,22 +55,9 @@ def _refinement_kwargs(config):
     if not _uses_mcmc(config):
         return {}
     kernel = config.kernel
-    refinement = functools.partial(
-        MCMCRefinement,
-        kernel=kernel.name,
-        adaptation=kernel.adaptation,
-        preconditioner=kernel.preconditioner,
-        num_steps=kernel.num_steps,
-        num_leapfrog_steps=kernel.num_leapfrog_steps,
-        init_step_size=kernel.init_step_size,
-        target_accept_prob=kernel.target_accept_prob,
-        entropy_weight=kernel.entropy_weight,
-        entropy_weight_rate=kernel.entropy_weight_rate,
-        gradient_mode=kernel.gradient_mode,
-        entropy_estimator=kernel.entropy_estimator,
-        restart_each_batch=kernel.restart_each_batch,
-        warm_start=kernel.warm_start,
-    )
+    # Each option is the config field of the same name (the kernel's is `kernel.name`).
+    options = {name: kernel["name" if name == "kernel" else name] for name in OPTIONS}
+    refinement = functools.partial(MCMCRefinement, **options)
     return dict(
         refinement=refinement,
         mcmc_start_epoch=kernel.mcmc_start_epoch,

@@ -260,10 +260,8 @@ def _classify(study, synthetic, seed, settings):
 
 
 def _finished(path):
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+    """The stored record of a finished run, or None."""
+    return common.read_json(path)
 
 
 def _summary(label, record):
