@@ -114,6 +114,22 @@ def test_table1_quick_reports_log_likelihood_beside_the_paper(tmp_path):
     # Other training settings in the same workdir: refused, naming the file.
     with pytest.raises(ConfigError, match="dataset.data_dir: None -> '/elsewhere'"):
         _rerun("table1", workdir, ["VAE"], data_dir="/elsewhere")
+    # Tables from the finished runs only: seed 1 is missing and nothing is trained.
+    lines = []
+    settings = runner.Settings(seeds=(0, 1), quick=True, jit_compile=False, num_samples=12)
+    partial = runner.run_table(
+        "table1",
+        workdir,
+        tables.row_config("table1"),
+        settings,
+        datasets=["fashion_mnist"],
+        rows=["VAE"],
+        log=lines.append,
+        train_missing=False,
+    )
+    assert lines[1] == "[table1] fashion_mnist VAE seed 1: not finished, left out"
+    assert partial["fashion_mnist"]["VAE"]["log_likelihood"]["seeds"] == 1
+    assert not os.path.exists(runner.run_directory(workdir, "fashion_mnist", "VAE", 1))
 
 
 def _feature_model(tmp_path):

@@ -205,6 +205,18 @@ def _write_pictures(model, run_dir, seed, num_images):
         reports.plot_training_curves(metrics, os.path.join(run_dir, "training_curves.png"))
 
 
+def _stored(row_config, workdir, dataset, row, seed, settings):
+    """`(record, "stored")` of a finished run (checked against its training config), or
+    `(None, None)`."""
+    config = make_config(row_config, dataset, row, seed, settings)
+    path = os.path.join(run_directory(workdir, dataset, row, seed), "result.json")
+    stored = common.read_json(path)
+    if stored is None:
+        return None, None
+    common.check_same_training(stored["config"], json.loads(config.to_json_best_effort()), path)
+    return stored, "stored"
+
+
 def _run_one(row_config, evaluator, workdir, dataset, row, seed, settings):
     """Trains and evaluates one (dataset, row, seed), or reads its stored record."""
     config = make_config(row_config, dataset, row, seed, settings)
@@ -262,7 +274,16 @@ def format_table(spec, results, settings):
     )
 
 
-def run_table(table, workdir, row_config, settings=None, datasets=None, rows=None, log=print):
+def run_table(
+    table,
+    workdir,
+    row_config,
+    settings=None,
+    datasets=None,
+    rows=None,
+    log=print,
+    train_missing=True,
+):
     """Trains and evaluates every (dataset, row, seed) of a table not yet done; writes reports.
 
     Args:
@@ -274,6 +295,9 @@ def run_table(table, workdir, row_config, settings=None, datasets=None, rows=Non
       datasets: subset of the table's datasets (default: all).
       rows: subset of the table's rows (default: all, in the paper's order).
       log: called with one line per finished run.
+      train_missing: False writes the tables from the finished runs only (a study still
+        running elsewhere, or runs committed from several machines): a missing run is
+        left out with a line saying so, and a stored one is read as it is.
 
     Returns:
       The results dict written to workdir/results.json.
@@ -294,9 +318,15 @@ def run_table(table, workdir, row_config, settings=None, datasets=None, rows=Non
     for dataset in datasets:
         for row in rows:
             for seed in settings.seeds:
-                record, status = _run_one(
-                    row_config, evaluator, workdir, dataset, row, seed, settings
-                )
+                if not train_missing:
+                    record, status = _stored(row_config, workdir, dataset, row, seed, settings)
+                    if record is None:
+                        log(f"[{spec.name}] {dataset} {row} seed {seed}: not finished, left out")
+                        continue
+                else:
+                    record, status = _run_one(
+                        row_config, evaluator, workdir, dataset, row, seed, settings
+                    )
                 log(_summary_line(spec, evaluator.metrics, record, status))
                 records.setdefault(dataset, {}).setdefault(row, []).append(record)
     results = paper_tables.aggregate(records, spec.evaluator)
@@ -347,6 +377,9 @@ def define_flags(flag_values=None):
         **kw,
     )
     flags.DEFINE_bool("quick", False, "Tiny data, 1 + 1 epochs, tiny evaluation (tests).", **kw)
+    flags.DEFINE_bool(
+        "tables_only", False, "Write the tables from the finished runs only; train nothing.", **kw
+    )
     flags.DEFINE_bool("jit_compile", defaults.jit_compile, "XLA-compile training and IS.", **kw)
     flags.DEFINE_string("data_dir", None, "config.dataset.data_dir of every run.", **kw)
     flags.DEFINE_float("tau", defaults.tau, "Table 1: variance inflation of the IS proposal.", **kw)
@@ -419,5 +452,6 @@ def main(argv, row_config):
         datasets=values.datasets,
         rows=values.rows,
         log=lambda line: print(line, flush=True),
+        train_missing=not values.tables_only,
     )
     print(f"Wrote {values.workdir}/{table}.md and results.json", flush=True)
