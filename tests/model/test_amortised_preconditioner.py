@@ -131,3 +131,21 @@ def test_speed_measure_vae_trains_refines_and_round_trips_amortised(tmp_path):
     loaded = keras.models.load_model(path)
     assert loaded.refinement.amortised and loaded.refinement.preconditioner == "amortised"
     np.testing.assert_allclose(loaded.refine(x[:8], seed=5).numpy(), refined.numpy(), rtol=1e-5)
+
+
+def test_an_amortised_mcmc_step_runs_the_encoder_once(monkeypatch):
+    from tf_smvae.model import mcmc_training
+
+    model = tf_smvae.VAE(
+        (4, 4, 1),
+        2,
+        refinement=refinement_lib.MCMCRefinement(2, kernel="mala", preconditioner="amortised"),
+        network_kwargs={"hidden_units": (8,)},
+    )
+    x = tf.constant((np.random.default_rng(1).random((8, 4, 4, 1)) > 0.5).astype(np.float32))
+    calls = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda images: calls.append(1) or encode(images))
+    _, _, chain = mcmc_training.gradients(model, x, tf.constant([0, 3]))
+    # The chains' per-example scales come from the ELBO terms' encoder pass.
+    assert calls == [1] and chain.final_state.shape == (8, 2)

@@ -124,11 +124,14 @@ def run_warm_start(model, x, step_seed):
     )
 
 
-def _chain_scale(model, x):
-    """The encoder's posterior scales [B, d] for an amortised preconditioner, else None."""
+def _chain_scale(model, x, terms):
+    """The encoder's posterior scales [B, d] for an amortised preconditioner, else None:
+    the ELBO terms' `encoder_scale` where the model returns it (no second encoder pass),
+    else `encode(x)`'s."""
     if not model.refinement.amortised:
         return None
-    return tf.stop_gradient(model.encode(x)[1])
+    scale = terms.get("encoder_scale")
+    return tf.stop_gradient(model.encode(x)[1] if scale is None else scale)
 
 
 def network_variables(model):
@@ -156,7 +159,7 @@ def gradients(model, x, step_seed):
     encoder_grads = tape.gradient(scaled_loss, encoder_variables)
     start = tf.stop_gradient(terms["z"])
     chain = model.refinement.run_adaptation(
-        lambda z: model.log_joint(x, z), start, chain_seed, scale=_chain_scale(model, x)
+        lambda z: model.log_joint(x, z), start, chain_seed, scale=_chain_scale(model, x, terms)
     )
     with tf.GradientTape() as tape:
         generative_loss = -tf.reduce_mean(model.log_joint(x, tf.stop_gradient(chain.final_state)))

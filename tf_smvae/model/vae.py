@@ -449,7 +449,8 @@ class VAE(keras.Model):
           seed: int32[2] seed of the draw.
 
         Returns:
-          dict with `z` [B, d], `reconstruction` [B] (log p(x|z)) and `kl` [B].
+          dict with `z` [B, d], `reconstruction` [B] (log p(x|z)), `kl` [B] and
+          `encoder_scale` [B, d] (sigma(x), which `encode` returns too).
         """
         loc, scale = self.encode(x)
         # Indexed by the example's place in the global batch: R replicas draw together
@@ -462,7 +463,7 @@ class VAE(keras.Model):
         else:
             posterior = tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
             kl = posterior.log_prob(z) - self.prior_distribution().log_prob(z)
-        return {"z": z, "reconstruction": reconstruction, "kl": kl}
+        return {"z": z, "reconstruction": reconstruction, "kl": kl, "encoder_scale": scale}
 
     @property
     def network_variables(self):
