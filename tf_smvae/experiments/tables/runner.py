@@ -5,8 +5,9 @@ which the caller supplies (`bin/reproduce.py` reads `configs/table1_<dataset>.py
 `configs/table2_<dataset>.py:<row>` or `configs/table6_hvae.py:<row>`, each overriding
 `configs/base.py`; see `configs/tables.py`), is trained by `train_lib.run` and evaluated:
 Table 1 by the importance-sampled test log-likelihood, Tables 2 and 6 by the KID of prior
-samples against the real test images.
+samples against the real test images. The workdir:
 
+```
 workdir/
   runs/<dataset>/<row>/seed<k>/   a `bin/train.py` workdir (config.json, checkpoints/,
                                   metrics.jsonl, samples/, model.keras), plus
@@ -17,6 +18,7 @@ workdir/
       training_curves.png         loss, acceptance, step size, entropy weight per epoch
   results.json                    {dataset: {row: {metric: {"mean", "std", "seeds"}}}}
   table1.md / table2.md / table6.md   ours beside the paper's, mean (std) over seeds
+```
 
 An interrupted run resumes from its newest checkpoint when the command is repeated.
 """
