@@ -207,28 +207,31 @@ def _write_pictures(model, run_dir, seed, num_images):
         reports.plot_training_curves(metrics, os.path.join(run_dir, "training_curves.png"))
 
 
-def _stored(row_config, workdir, dataset, row, seed, settings):
-    """`(record, "stored")` of a finished run (checked against its training config), or
-    `(None, None)`."""
+def _read_run(row_config, workdir, dataset, row, seed, settings):
+    """One run's config, directory, resolved config and stored record (None if not
+    finished); a stored record is checked against the config it must have been made with.
+    """
     config = make_config(row_config, dataset, row, seed, settings)
-    path = os.path.join(run_directory(workdir, dataset, row, seed), "result.json")
+    run_dir = run_directory(workdir, dataset, row, seed)
+    resolved = json.loads(config.to_json_best_effort())
+    path = os.path.join(run_dir, "result.json")
     stored = common.read_json(path)
-    if stored is None:
-        return None, None
-    common.check_same_training(stored["config"], json.loads(config.to_json_best_effort()), path)
-    return stored, "stored"
+    if stored is not None:
+        common.check_same_training(stored["config"], resolved, path)
+    return config, run_dir, resolved, stored
+
+
+def _stored(row_config, workdir, dataset, row, seed, settings):
+    """`(record, "stored")` of a finished run, or `(None, None)`."""
+    stored = _read_run(row_config, workdir, dataset, row, seed, settings)[3]
+    return (None, None) if stored is None else (stored, "stored")
 
 
 def _run_one(row_config, evaluator, workdir, dataset, row, seed, settings):
     """Trains and evaluates one (dataset, row, seed), or reads its stored record."""
-    config = make_config(row_config, dataset, row, seed, settings)
-    run_dir = run_directory(workdir, dataset, row, seed)
-    path = os.path.join(run_dir, "result.json")
-    resolved = json.loads(config.to_json_best_effort())
+    config, run_dir, resolved, stored = _read_run(row_config, workdir, dataset, row, seed, settings)
     eval_settings = evaluator.eval_settings()
-    stored = common.read_json(path)
     if stored is not None:
-        common.check_same_training(stored["config"], resolved, path)
         if stored.get("diverged") or stored["eval"] == eval_settings:
             return stored, "stored"
         _, model = train_lib.restore_model(run_dir)
@@ -246,7 +249,7 @@ def _run_one(row_config, evaluator, workdir, dataset, row, seed, settings):
         record.update({name: None for name in evaluator.metrics}, diverged=True)
         record["divergence"] = divergence
     record.update(eval=eval_settings, config=resolved)
-    reports.write_json(path, record)
+    reports.write_json(os.path.join(run_dir, "result.json"), record)
     return record, status
 
 
