@@ -5,8 +5,12 @@
 `TF_SMVAE_WRITE_GOLDEN=1` in the environment the file is (re)written instead; do that only
 for a change meant to move the numbers, and say so in the commit message.
 
-The tolerance (rtol 1e-4) absorbs a different CPU's float32 kernels; a change to a seed,
-an update rule or an estimator moves these values far more.
+The tolerance (rtol 1e-4 of the largest magnitude in the list a number sits in) absorbs a
+different CPU's float32 kernels: their rounding error is relative to the magnitudes a
+computation handles, not to its result, so a number near zero among O(1) values (an MCMC
+state coordinate) moves by ~1e-6 absolutely, as it did between an AVX512 and an AMD EPYC
+machine (refine 0.0046186 -> 0.0046165 among values up to 2.7). A change to a seed, an
+update rule or an estimator moves these values far more.
 """
 
 import json
@@ -30,7 +34,16 @@ def _strip(values):
     return values
 
 
-def _differences(expected, actual, where=""):
+def _magnitude(values):
+    """The largest |number| in a nest of lists (0 for none)."""
+    if isinstance(values, list):
+        return max((_magnitude(value) for value in values), default=0.0)
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        return abs(values)
+    return 0.0
+
+
+def _differences(expected, actual, where="", scale=0.0):
     if isinstance(expected, dict) and isinstance(actual, dict):
         if set(expected) != set(actual):
             return [f"{where or '.'}: keys {sorted(expected)} != {sorted(actual)}"]
@@ -42,10 +55,11 @@ def _differences(expected, actual, where=""):
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             return [f"{where}: length {len(expected)} != {len(actual)}"]
+        scale = max(scale, _magnitude(expected))
         return [
             d
             for i, (e, a) in enumerate(zip(expected, actual))
-            for d in _differences(e, a, f"{where}[{i}]")
+            for d in _differences(e, a, f"{where}[{i}]", scale)
         ]
     numbers = (int, float)
     if (
@@ -53,7 +67,7 @@ def _differences(expected, actual, where=""):
         and isinstance(actual, numbers)
         and not isinstance(expected, bool)
     ):
-        if math.isclose(expected, actual, rel_tol=RTOL, abs_tol=ATOL):
+        if math.isclose(expected, actual, rel_tol=RTOL, abs_tol=max(ATOL, RTOL * scale)):
             return []
     elif expected == actual:
         return []
