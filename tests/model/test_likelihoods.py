@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_smvae import data
 from tf_smvae.model import likelihoods
 from tf_smvae.util.errors import ConfigError
 
@@ -48,6 +49,22 @@ def test_attributes():
     assert bern.data_range == logistic.data_range == (0.0, 1.0)
     assert gauss.data_range == (-np.inf, np.inf)
     assert likelihoods.LIKELIHOODS.names() == ["bernoulli", "discretized_logistic", "gaussian"]
+
+
+def test_one_registration_carries_the_data_scaling_and_the_config_options():
+    # The data pipeline's table is the likelihoods' own declaration, entry for entry.
+    assert data.LIKELIHOODS.names() == likelihoods.LIKELIHOODS.names()
+    for name in likelihoods.LIKELIHOODS.names():
+        assert data.LIKELIHOODS.get(name) is likelihoods.LIKELIHOODS.get(name).data_scaling
+    options = likelihoods.LIKELIHOODS.get("discretized_logistic").config_options(0.1, True)
+    assert options == {"log_scale_init": pytest.approx(0.5 * np.log(0.1)), "learn_scale": True}
+    gauss = likelihoods.LIKELIHOODS.get("gaussian").config_options(0.5, False)
+    assert gauss == {"variance_init": 0.5, "learn_variance": False}
+    assert likelihoods.LIKELIHOODS.get("bernoulli").config_options(0.1, True) == {}
+    # A likelihood that does not say how its data are scaled is refused at registration.
+    with pytest.raises(TypeError, match="data_scaling"):
+        likelihoods.register("no_scaling")(type("NoScaling", (likelihoods._Likelihood,), {}))
+    assert "no_scaling" not in likelihoods.LIKELIHOODS.names()
 
 
 def test_bernoulli_matches_tfd():

@@ -1,13 +1,14 @@
 """Scaling of raw images to what each decoder likelihood models.
 
-Raw images are uint8 grey levels k in 0..255 or float32 values in [0, 1]. Per likelihood:
-- `bernoulli`: k/255 in [0, 1], then a binarization:
+Raw images are uint8 grey levels k in 0..255 or float32 values in [0, 1]. Three scalings,
+named here by the likelihood that declares each (its `data_scaling`):
+- `BINARIZED` (`bernoulli`): k/255 in [0, 1], then a binarization:
   `static` (1 where the value > 0.5, else 0; fixed once, as in the paper's code),
   `dynamic` (a fresh Bernoulli(value) draw on every pass over the data; seeded),
   `none` (grey levels used as probabilities);
-- `discretized_logistic`: exactly k/255, the centres of 256 bins on [0, 1] (float data is
-  snapped to the nearest k/255, after `load` checked it lies on that grid);
-- `gaussian`: k/255 (float data as is), in [0, 1].
+- `BIN_CENTRES` (`discretized_logistic`): exactly k/255, the centres of 256 bins on [0, 1]
+  (float data is snapped to the nearest k/255, after `load` checked it lies on that grid);
+- `UNIT_INTERVAL` (`gaussian`): k/255 (float data as is), in [0, 1].
 
 Every scale function has the signature `(images, seed, binarize) -> float32 images` and runs
 on whole batches inside `tf.data`; `seed` is an int64[2] stateless seed per batch.
@@ -21,7 +22,10 @@ from tf_smvae.util.registry import Registry
 
 __all__ = [
     "BINARIZATIONS",
+    "BINARIZED",
+    "BIN_CENTRES",
     "LIKELIHOODS",
+    "UNIT_INTERVAL",
     "Scaling",
     "to_unit_interval",
 ]
@@ -29,6 +33,8 @@ __all__ = [
 _LEVELS = 255.0
 _THRESHOLD = 0.5
 
+# Likelihood name -> `Scaling`; filled by the likelihoods' one registration
+# (`tf_smvae.model.likelihoods.register`), which `import tf_smvae` runs.
 LIKELIHOODS = Registry("likelihood")
 BINARIZATIONS = Registry("binarization")
 
@@ -89,6 +95,9 @@ def _unit_interval(images, seed, binarize):
     return to_unit_interval(images)
 
 
-LIKELIHOODS.register("bernoulli")(Scaling(_bernoulli, False, unit_interval=True))
-LIKELIHOODS.register("discretized_logistic")(Scaling(_bin_centres, True, unit_interval=True))
-LIKELIHOODS.register("gaussian")(Scaling(_unit_interval, False, unit_interval=False))
+# The three ways of scaling data. Which likelihood wants which is said once, by the
+# likelihood itself (`tf_smvae.model.likelihoods`: its class attribute `data_scaling`); its
+# registration there also enters the name here, in `LIKELIHOODS`, where `load` looks it up.
+BINARIZED = Scaling(_bernoulli, integer_levels=False, unit_interval=True)
+BIN_CENTRES = Scaling(_bin_centres, integer_levels=True, unit_interval=True)
+UNIT_INTERVAL = Scaling(_unit_interval, integer_levels=False, unit_interval=False)

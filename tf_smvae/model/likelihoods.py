@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_smvae.data import scaling
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError
 from tf_smvae.util.registry import Registry
@@ -27,9 +28,37 @@ __all__ = [
     "DiscretizedLogisticLikelihood",
     "GaussianLikelihood",
     "make_likelihood",
+    "register",
 ]
 
 LIKELIHOODS = Registry("likelihood")
+
+
+def register(name):
+    """Registers a likelihood class under `name`: its one registration.
+
+    The class carries everything the rest of the library needs to know about it: its
+    constructor, `data_scaling` (how the data pipeline scales images for it; entered in
+    `tf_smvae.data.LIKELIHOODS` under the same name) and `config_options(variance,
+    learn_scale)` (its constructor arguments from the config fields
+    `model.likelihood_variance` and `model.learn_likelihood_scale`).
+
+    Args:
+      name: the name users and configs give (`model.likelihood`).
+
+    Returns:
+      A class decorator.
+    """
+
+    def decorator(cls):
+        if not isinstance(cls.data_scaling, scaling.Scaling):
+            raise TypeError(f"Likelihood {name!r} must set data_scaling to a data.Scaling.")
+        LIKELIHOODS.register(name)(cls)
+        scaling.LIKELIHOODS.register(name)(cls.data_scaling)
+        return keras.saving.register_keras_serializable(package="tf_smvae")(cls)
+
+    return decorator
+
 
 # log s with s^2 = 0.1, the paper's fixed logistic "sigma^2 = 0.1" (SVHN).
 _PAPER_LOG_SCALE = 0.5 * math.log(0.1)
@@ -62,13 +91,31 @@ def make_likelihood(name, event_shape, **kwargs):
 class _Likelihood(keras.layers.Layer):
     """Base class: event shape bookkeeping, the parameter squeeze, the event sum.
 
-    Subclasses set `is_discrete`, `data_range` and implement `_log_prob_values(loc, x)`,
-    `_mean(loc)` and `_sample(loc, seed)` on the squeezed parameters [..., *event_shape].
+    Subclasses set `is_discrete`, `data_range`, `data_scaling` (a `tf_smvae.data.Scaling`)
+    and implement `_log_prob_values(loc, x)`, `_mean(loc)` and `_sample(loc, seed)` on the
+    squeezed parameters [..., *event_shape]; one with a scale or variance overrides
+    `config_options`.
     """
 
     num_params = 1
     is_discrete = False
     data_range = (-math.inf, math.inf)
+    data_scaling = None
+
+    @classmethod
+    def config_options(cls, variance, learn_scale):
+        """Constructor arguments from the config fields `model.likelihood_variance` and
+        `model.learn_likelihood_scale` (none for a likelihood without a scale).
+
+        Args:
+          variance: the configured variance sigma^2 of the likelihood's scale.
+          learn_scale: whether that scale is trained.
+
+        Returns:
+          A dict of keyword arguments of the constructor.
+        """
+        del variance, learn_scale
+        return {}
 
     def __init__(self, event_shape, **kwargs):
         super().__init__(**kwargs)
@@ -187,8 +234,7 @@ def _flatten_event(values, event_rank, event_size):
     return tf.reshape(values, tf.concat([tf.shape(values)[:-event_rank], [event_size]], 0))
 
 
-@LIKELIHOODS.register("bernoulli")
-@keras.saving.register_keras_serializable(package="tf_smvae")
+@register("bernoulli")
 class BernoulliLikelihood(_Likelihood):
     """Bernoulli with logits l: log p(x|l) = x log sigmoid(l) + (1 - x) log sigmoid(-l).
 
@@ -197,6 +243,7 @@ class BernoulliLikelihood(_Likelihood):
 
     is_discrete = True
     data_range = (0.0, 1.0)
+    data_scaling = scaling.BINARIZED
 
     def __init__(self, event_shape, **kwargs):
         """Creates the likelihood.
@@ -237,8 +284,7 @@ class BernoulliLikelihood(_Likelihood):
         return tfd.Bernoulli(logits=logits, dtype=logits.dtype).sample(seed=seed)
 
 
-@LIKELIHOODS.register("discretized_logistic")
-@keras.saving.register_keras_serializable(package="tf_smvae")
+@register("discretized_logistic")
 class DiscretizedLogisticLikelihood(_Likelihood):
     """Logistic(loc, s) discretised into `num_bins` bins on [0, 1] with open edge bins.
 
@@ -261,6 +307,12 @@ class DiscretizedLogisticLikelihood(_Likelihood):
 
     is_discrete = True
     data_range = (0.0, 1.0)
+    data_scaling = scaling.BIN_CENTRES
+
+    @classmethod
+    def config_options(cls, variance, learn_scale):
+        # sigma^2 = variance of the logistic's scale parameter, as the paper states it.
+        return {"log_scale_init": 0.5 * math.log(variance), "learn_scale": learn_scale}
 
     def __init__(
         self,
@@ -355,14 +407,19 @@ class DiscretizedLogisticLikelihood(_Likelihood):
         return config
 
 
-@LIKELIHOODS.register("gaussian")
-@keras.saving.register_keras_serializable(package="tf_smvae")
+@register("gaussian")
 class GaussianLikelihood(_Likelihood):
     """Normal(mean = params, variance) per data value, variance fixed or learned.
 
     The variance is softplus(v) of an unconstrained variable v (initialised with the inverse
     softplus of `variance_init`), shared or one per data value.
     """
+
+    data_scaling = scaling.UNIT_INTERVAL
+
+    @classmethod
+    def config_options(cls, variance, learn_scale):
+        return {"variance_init": variance, "learn_variance": learn_scale}
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ from absl import logging
 from tf_smvae import data
 from tf_smvae import mcmc
 from tf_smvae.model import hierarchical
+from tf_smvae.model import likelihoods
 from tf_smvae.model import speed_measure_vae
 from tf_smvae.model import vae as vae_lib
 from tf_smvae.model.refinement import OPTIONS
@@ -19,7 +20,6 @@ from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.registry import Registry
 
 __all__ = [
-    "LIKELIHOOD_OPTIONS",
     "MODELS",
     "ModelSpec",
     "build_datasets",
@@ -32,7 +32,6 @@ __all__ = [
 # fields only it reads (validation runs `check`; cross-field rules stay in validation).
 ModelSpec = collections.namedtuple("ModelSpec", ["build", "check"])
 MODELS = Registry("model")
-LIKELIHOOD_OPTIONS = Registry("likelihood")
 
 
 def kernel_names():
@@ -66,29 +65,6 @@ def _refinement_kwargs(config):
     )
 
 
-@LIKELIHOOD_OPTIONS.register("bernoulli")
-def _bernoulli_options(model_config):
-    del model_config
-    return {}
-
-
-@LIKELIHOOD_OPTIONS.register("discretized_logistic")
-def _logistic_options(model_config):
-    # sigma^2 = variance of the logistic's scale parameter, as the paper states it.
-    return {
-        "log_scale_init": 0.5 * math.log(model_config.likelihood_variance),
-        "learn_scale": model_config.learn_likelihood_scale,
-    }
-
-
-@LIKELIHOOD_OPTIONS.register("gaussian")
-def _gaussian_options(model_config):
-    return {
-        "variance_init": model_config.likelihood_variance,
-        "learn_variance": model_config.learn_likelihood_scale,
-    }
-
-
 def _vae_kwargs(config, image_shape):
     """Constructor arguments of `VAE` from `config.model`."""
     model_config = config.model
@@ -105,7 +81,9 @@ def _vae_kwargs(config, image_shape):
         likelihood=model_config.likelihood,
         prior=model_config.prior,
         network_kwargs=network_kwargs,
-        likelihood_kwargs=LIKELIHOOD_OPTIONS.get(model_config.likelihood)(model_config),
+        likelihood_kwargs=likelihoods.LIKELIHOODS.get(model_config.likelihood).config_options(
+            model_config.likelihood_variance, model_config.learn_likelihood_scale
+        ),
         prior_kwargs=prior_kwargs,
         analytic_kl=model_config.analytic_kl,
         scale_fn=model_config.scale_fn,
