@@ -1,17 +1,7 @@
-r"""Table 1, MNIST: 90 ELBO + 10 MCMC epochs at lr 5e-4 (the paper's code; its text: 1e-3),
-latent 10, Bernoulli on statically binarised images (threshold 0.5), MLP 2 x 200, batch 100.
+"""The old name of `configs/table1.py:mnist,<row>` (kept for one release)."""
 
-    python bin/reproduce.py --table=table1 --workdir=runs/table1 --datasets=mnist
-    python bin/train.py --config=configs/table1_mnist.py:VAE-gradHMC \
-      --workdir=runs/table1_mnist_gradhmc
+import functools
 
-Rows (the argument after ':'): VAE, VAE-gradMALA, VAE-dsMALA, VAE-gradHMC, VAE-dsHMC,
-VAE-MoG, VAE-VAMP (see configs/table1_rows.py).
-"""
+from configs import table1
 
-from configs import table1_rows
-
-
-def get_config(row="VAE"):
-    """Returns the config of one row of the table."""
-    return table1_rows.table_config("mnist", row, latent_dim=10, elbo_epochs=90, mcmc_epochs=10)
+get_config = functools.partial(table1.dataset_config, "mnist")

@@ -1,9 +1,9 @@
 r"""The rows of the paper's Tables 1 and 2: what each row changes in a dataset's config.
 
-Not a config itself; `configs/table1_<dataset>.py` and `configs/table2_<dataset>.py` set
-the dataset and its schedule, then call `apply_row`:
+Not a config itself; `configs/table1.py` and `configs/table2.py` set the dataset and its
+schedule, then call `apply_row`:
 
-    python bin/train.py --config=configs/table1_fashion_mnist.py:VAE-gradHMC --workdir=runs/t1
+    python bin/train.py --config=configs/table1.py:fashion_mnist,VAE-gradHMC --workdir=runs/t1
 
 MCMC rows use K = 10 transitions (HMC: L = 2 leapfrog steps), as the paper's README
 states; "grad" rows adapt a diagonal preconditioner and the step size by the speed
@@ -31,6 +31,7 @@ from the first MCMC epoch and scored -113.92. The paper's rule stays available
 """
 
 from configs import base
+from tf_smvae.util.errors import ConfigError
 
 # The encoder/decoder Adam rate of the paper's code (its text states 5e-3 or 1e-3).
 PAPER_CODE_LEARNING_RATE = 5e-4
@@ -106,6 +107,19 @@ def table_config(dataset, row, latent_dim, elbo_epochs, mcmc_epochs, **model):
     config.train.verbose = 2
     set_schedule(config, elbo_epochs=elbo_epochs, mcmc_epochs=mcmc_epochs)
     return apply_row(config, row)
+
+
+def split_argument(arg):
+    """`"<dataset>,<row>"` (or `"<dataset>"`, row VAE) -> (dataset, row)."""
+    dataset, _, row = arg.partition(",")
+    return dataset.strip(), row.strip() or "VAE"
+
+
+def dataset_entry(datasets, dataset):
+    """`datasets[dataset]`, or a ConfigError naming the known datasets."""
+    if dataset not in datasets:
+        raise ConfigError(f"No table config for dataset {dataset!r}; known: {', '.join(datasets)}.")
+    return datasets[dataset]
 
 
 def set_schedule(config, elbo_epochs, mcmc_epochs):

@@ -1,20 +1,7 @@
-r"""Table 2 (KID), Fashion-MNIST: 100 ELBO + 50 MCMC epochs at lr 5e-4 (the paper's code; its
-text: 1e-3), latent 10, Bernoulli on statically binarised images, MLP 2 x 200, batch 100.
+"""The old name of `configs/table2.py:fashion_mnist,<row>` (kept for one release)."""
 
-    python bin/reproduce.py --table=table2 --workdir=runs/table2 --datasets=fashion_mnist \
-      --feature_extractor=runs/extractor/extractor.keras
-    python bin/train.py --config=configs/table2_fashion_mnist.py:VAE-gradHMC \
-      --workdir=runs/table2_fashion_mnist_gradhmc
+import functools
 
-Rows (the argument after ':'): VAE, VAE-gradHMC, VAE-dsHMC, VAE-MoG, VAE-VAMP (see
-configs/table1_rows.py).
-"""
+from configs import table2
 
-from configs import table1_rows
-
-
-def get_config(row="VAE"):
-    """Returns the config of one row of the table."""
-    return table1_rows.table_config(
-        "fashion_mnist", row, latent_dim=10, elbo_epochs=100, mcmc_epochs=50
-    )
+get_config = functools.partial(table2.dataset_config, "fashion_mnist")

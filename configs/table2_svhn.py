@@ -1,27 +1,7 @@
-r"""Table 2 (KID), SVHN: 100 ELBO + 50 MCMC epochs at lr 5e-4 (the paper's code; its text:
-1e-3), latent 64, discretised logistic (256 bins) with fixed s^2 = 0.1, MLP 2 x 200, batch
-100.
+"""The old name of `configs/table2.py:svhn,<row>` (kept for one release)."""
 
-    python bin/reproduce.py --table=table2 --workdir=runs/table2 --datasets=svhn \
-      --feature_extractor=runs/extractor/extractor.keras
-    python bin/train.py --config=configs/table2_svhn.py:VAE-gradHMC \
-      --workdir=runs/table2_svhn_gradhmc
+import functools
 
-Rows (the argument after ':'): VAE, VAE-gradHMC, VAE-dsHMC, VAE-MoG, VAE-VAMP (see
-configs/table1_rows.py).
-"""
+from configs import table2
 
-from configs import table1_rows
-
-
-def get_config(row="VAE"):
-    """Returns the config of one row of the table."""
-    return table1_rows.table_config(
-        "svhn",
-        row,
-        latent_dim=64,
-        elbo_epochs=100,
-        mcmc_epochs=50,
-        likelihood="discretized_logistic",
-        likelihood_variance=0.1,
-    )
+get_config = functools.partial(table2.dataset_config, "svhn")

@@ -1,42 +1,33 @@
 """Where each paper table's rows get their training config: `row_config(table)`.
 
-    configs/table1_<dataset>.py:<row>   Table 1 (IS log-likelihood)
-    configs/table2_<dataset>.py:<row>   Table 2 (KID)
+    configs/table1.py:<dataset>,<row>   Table 1 (IS log-likelihood)
+    configs/table2.py:<dataset>,<row>   Table 2 (KID)
     configs/table6_hvae.py:<row>        Table 6 (the hierarchical VAE; any dataset)
 
 `bin/reproduce.py` hands `row_config` to `tf_smvae.experiments.tables.runner`, which
 does not import configs itself.
 """
 
-import importlib
-
+from configs import table1
+from configs import table2
+from configs import table6_hvae
 from tf_smvae.util.errors import ConfigError
 
-CONFIG_MODULES = {
-    "table1": "configs.table1_{dataset}",
-    "table2": "configs.table2_{dataset}",
-    "table6": "configs.table6_hvae",
+# table -> (dataset, row) -> ConfigDict.
+CONFIGS = {
+    "table1": table1.dataset_config,
+    "table2": table2.dataset_config,
+    "table6": lambda dataset, row: table6_hvae.get_config(row),
 }
 
 
 def row_config(table):
     """`(dataset, row) -> ConfigDict`: the experiment config of one row of `table`.
 
-    Raises (when called):
-      ConfigError: if there is no experiment config for the dataset.
+    Raises:
+      ConfigError: for an unknown table; (when called) for a dataset the table has no
+        config for.
     """
-    if table not in CONFIG_MODULES:
-        raise ConfigError(f"Unknown table {table!r}; known: {', '.join(CONFIG_MODULES)}.")
-
-    def get(dataset, row):
-        module_name = CONFIG_MODULES[table].format(dataset=dataset)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            raise ConfigError(
-                f"No experiment config {module_name!r} for dataset {dataset!r} of {table} "
-                f"({error})."
-            ) from None
-        return module.get_config(row)
-
-    return get
+    if table not in CONFIGS:
+        raise ConfigError(f"Unknown table {table!r}; known: {', '.join(CONFIGS)}.")
+    return CONFIGS[table]

@@ -127,6 +127,14 @@ def _rate(hits, misses, what):
     return hits / (hits + misses)
 
 
+def _class_recalls(labels, predictions, positive_label):
+    counts = binary_counts(labels, predictions, positive_label)
+    return (
+        lambda: _rate(counts.true_positive, counts.false_negative, "positive"),
+        lambda: _rate(counts.true_negative, counts.false_positive, "negative"),
+    )
+
+
 def true_positive_rate(labels, predictions, positive_label=None):
     """TPR (sensitivity, recall of the positive class) = TP / (TP + FN).
 
@@ -141,43 +149,20 @@ def true_positive_rate(labels, predictions, positive_label=None):
     Raises:
       ValueError: for bad inputs (see `binary_counts`) or labels with no positive example.
     """
-    counts = binary_counts(labels, predictions, positive_label)
-    return _rate(counts.true_positive, counts.false_negative, "positive")
+    positive, _ = _class_recalls(labels, predictions, positive_label)
+    return positive()
 
 
 def true_negative_rate(labels, predictions, positive_label=None):
-    """TNR (specificity, recall of the negative class) = TN / (TN + FP).
-
-    Args:
-      labels: 1-D array of true integer labels.
-      predictions: 1-D array of predicted labels, as long as `labels`.
-      positive_label: the positive class; None: the minority class of `labels`.
-
-    Returns:
-      A float in [0, 1].
-
-    Raises:
-      ValueError: for bad inputs (see `binary_counts`) or labels with no negative example.
-    """
-    counts = binary_counts(labels, predictions, positive_label)
-    return _rate(counts.true_negative, counts.false_positive, "negative")
+    """TNR (specificity, recall of the negative class) = TN / (TN + FP); arguments, result
+    and errors as `true_positive_rate`, for the negative class."""
+    _, negative = _class_recalls(labels, predictions, positive_label)
+    return negative()
 
 
 def balanced_accuracy(labels, predictions, positive_label=None):
-    """Balanced accuracy (TPR + TNR) / 2, the accuracy of a class-balanced test set.
-
-    Args:
-      labels: 1-D array of true integer labels.
-      predictions: 1-D array of predicted labels, as long as `labels`.
-      positive_label: the positive class; None: the minority class of `labels`.
-
-    Returns:
-      A float in [0, 1].
-
-    Raises:
-      ValueError: for bad inputs (see `binary_counts`) or labels missing either class.
-    """
-    counts = binary_counts(labels, predictions, positive_label)
-    tpr = _rate(counts.true_positive, counts.false_negative, "positive")
-    tnr = _rate(counts.true_negative, counts.false_positive, "negative")
-    return 0.5 * (tpr + tnr)
+    """Balanced accuracy (TPR + TNR) / 2, the accuracy of a class-balanced test set;
+    arguments and result as `true_positive_rate` (a ValueError where labels miss either
+    class)."""
+    positive, negative = _class_recalls(labels, predictions, positive_label)
+    return 0.5 * (positive() + negative())

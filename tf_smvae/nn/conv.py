@@ -139,8 +139,9 @@ class ConvDecoder(BaseDecoder):
     #### Examples
 
     ```python
-    decoder = ConvDecoder(output_shape=(28, 28, 1), latent_dim=10, num_params=1)
-    logits = decoder(z)  # z [N, 10] -> [N, 28, 28, 1, 1]
+    # SVHN-sized colour images: two transposed convolutions take 8 x 8 to 32 x 32.
+    decoder = ConvDecoder(output_shape=(32, 32, 3), latent_dim=64, num_params=1)
+    locs = decoder(z)  # z [N, 64] -> [N, 32, 32, 3, 1]
     ```
     """
 

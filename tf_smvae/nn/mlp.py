@@ -88,6 +88,8 @@ class MLPDecoder(BaseDecoder):
     ```python
     decoder = MLPDecoder(output_shape=(28, 28, 1), latent_dim=10, num_params=1)
     logits = decoder(z)  # z [N, 10] -> [N, 28, 28, 1, 1]
+    vectors = MLPDecoder(output_shape=(100,), latent_dim=50, num_params=1, hidden_units=())
+    means = vectors(z50)  # z50 [N, 50] -> [N, 100, 1]: a linear map, as the linear-Gaussian data
     ```
     """
 

@@ -1,8 +1,8 @@
 """Tables 1, 2 and 6 of the paper: train every (dataset, row, seed), evaluate, tabulate.
 
 For each dataset, row and seed the training config comes from `row_config(dataset, row)`,
-which the caller supplies (`bin/reproduce.py` reads `configs/table1_<dataset>.py:<row>`,
-`configs/table2_<dataset>.py:<row>` or `configs/table6_hvae.py:<row>`, each overriding
+which the caller supplies (`bin/reproduce.py` reads `configs/table1.py:<dataset>,<row>`,
+`configs/table2.py:<dataset>,<row>` or `configs/table6_hvae.py:<row>`, each overriding
 `configs/base.py`; see `configs/tables.py`), is trained by `train_lib.run` and evaluated:
 Table 1 by the importance-sampled test log-likelihood, Tables 2 and 6 by the KID of prior
 samples against the real test images. The workdir:
