@@ -204,3 +204,34 @@ def test_unknown_names_raise_config_error():
         )
     with pytest.raises(ConfigError, match="kernel"):
         mcmc.run_adaptive_chain(_banana_log_prob, state, params, num_steps=1, kernel="x", seed=1)
+
+
+@pytest.mark.parametrize("num_leapfrog_steps", [1, 3])
+def test_the_gradient_reads_the_trajectory_length_from_the_kernel(num_leapfrog_steps):
+    # L is held by the kernel object: handing the kernel gives the gradient that the
+    # explicit L gives, and a wrong explicit L a different one (the entropy depends on L).
+    step_size = tf.constant(0.3, tf.float64)
+    scale = tf.constant([0.9, 0.6, 1.2], tf.float64)
+    kernel = mcmc.make_kernel("hmc", _banana_log_prob, step_size, scale, num_leapfrog_steps)
+    state, (current, results) = _transition("hmc", num_leapfrog_steps, step_size, scale, [4, 1])
+    assert kernel.num_leapfrog_steps == num_leapfrog_steps
+
+    def gradients(**options):
+        return mcmc.speed_measure_gradients(
+            _banana_log_prob,
+            state,
+            current,
+            results,
+            [step_size, scale],
+            lambda tensors: tuple(tensors),
+            entropy_weight=0.7,
+            entropy_estimator="exact",
+            **options,
+        ).grads
+
+    from_kernel = gradients(kernel=kernel)
+    explicit = gradients(num_leapfrog_steps=num_leapfrog_steps)
+    wrong = gradients(num_leapfrog_steps=num_leapfrog_steps + 2)
+    for a, b in zip(from_kernel, explicit):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(from_kernel[0], wrong[0])

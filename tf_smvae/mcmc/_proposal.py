@@ -222,6 +222,11 @@ class CalibratedBase(tfp.mcmc.TransitionKernel):
         return self._impl.inner_kernel.scale_tril
 
     @property
+    def num_leapfrog_steps(self):
+        """L, the leapfrog steps of one proposal (1 for MALA)."""
+        return self._impl.inner_kernel.num_leapfrog_steps
+
+    @property
     def name(self):
         return self._parameters["name"]
 

@@ -435,7 +435,6 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             return (tf.exp(log_step_size) if learns_step_size else step_size), scale
 
         variables = [results.unconstrained_step_size, results.unconstrained_scale]
-        num_leapfrog_steps = self.inner_kernel.parameters.get("num_leapfrog_steps", 1)
         gradients = speed_measure_gradients(
             self.inner_kernel.target_log_prob_fn,
             state,
@@ -444,8 +443,8 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             variables,
             kernel_params,
             seed=seed,
+            kernel=self.inner_kernel,
             entropy_weight=results.entropy_weight,
-            num_leapfrog_steps=num_leapfrog_steps,
             gradient_mode=self._parameters["gradient_mode"],
             entropy_estimator=self._parameters["entropy_estimator"],
             estimator_options=self._parameters["estimator_options"],

@@ -78,8 +78,8 @@ def run_chain(
     *,
     num_steps,
     kernel="mala",
-    num_leapfrog_steps=1,
     seed,
+    **kernel_options,
 ):
     """Runs K transitions of a fixed kernel (no adaptation).
 
@@ -90,13 +90,13 @@ def run_chain(
       scale_tril: C (`None`, `[d]` or `[d, d]`).
       num_steps: static K >= 1.
       kernel: `mala` or `hmc`.
-      num_leapfrog_steps: static L for `hmc`.
       seed: int32[2].
+      **kernel_options: the kernel's own static options (`make_kernel`; HMC's L).
 
     Returns:
       `ChainResults`.
     """
-    kernel_obj = make_kernel(kernel, target_log_prob_fn, step_size, scale_tril, num_leapfrog_steps)
+    kernel_obj = make_kernel(kernel, target_log_prob_fn, step_size, scale_tril, **kernel_options)
     initial_state = tf.convert_to_tensor(initial_state)
     seeds = tf.stack(split_seed(seed, num_steps, salt="run_chain"))
     zero = tf.zeros([], initial_state.dtype)
@@ -202,12 +202,12 @@ def run_speed_measure_chain(
     *,
     num_steps,
     kernel="mala",
-    num_leapfrog_steps=1,
     entropy_weight=1.0,
     gradient_mode="stop_target_grads",
     entropy_estimator="auto",
     estimator_options=None,
     seed,
+    **kernel_options,
 ):
     """Runs K transitions and accumulates grad sum_k F_k w.r.t. the kernel tensors (h, C).
 
@@ -226,12 +226,13 @@ def run_speed_measure_chain(
       scale_tril: tensor C (`None`, `[d]` or `[d, d]`).
       num_steps: static K >= 1.
       kernel: `mala` or `hmc`.
-      num_leapfrog_steps: static L for `hmc` (1 for `mala`).
       entropy_weight: beta (scalar, held constant).
       gradient_mode: `stop_target_grads` (default) or `full`.
       entropy_estimator: `exact`, `stochastic` or `auto` (HMC with L > 1 only).
       estimator_options: dict of keyword arguments for the estimator.
       seed: int32[2]; transition k uses independent kernel and estimator seeds.
+      **kernel_options: the kernel's own static options (`make_kernel`; HMC's L, which
+        the entropy then reads back from the kernel).
 
     Returns:
       `AdaptiveChainResults` with `grads` = `[d step_size]` or `[d step_size, d scale_tril]`.
@@ -241,12 +242,12 @@ def run_speed_measure_chain(
         target_log_prob_fn,
         tf.stop_gradient(step_size),
         None if scale_tril is None else tf.stop_gradient(scale_tril),
-        num_leapfrog_steps,
+        **kernel_options,
     )
     params = [step_size] if scale_tril is None else [step_size, scale_tril]
     options = dict(
+        kernel=kernel_obj,
         entropy_weight=entropy_weight,
-        num_leapfrog_steps=kernel_obj.parameters.get("num_leapfrog_steps", 1),
         gradient_mode=gradient_mode,
         entropy_estimator=entropy_estimator,
         estimator_options=estimator_options,
@@ -266,8 +267,8 @@ def run_adaptive_chain(target_log_prob_fn, initial_state, kernel_parameters, **k
       kernel_parameters: a `KernelParameters` layer (or any object with `step_size`,
         `scale_tril` and `trainable_variables`).
       **kwargs: keyword arguments of `run_speed_measure_chain` (`num_steps`, `kernel`,
-        `num_leapfrog_steps`, `entropy_weight`, `gradient_mode`, `entropy_estimator`,
-        `estimator_options`, `seed`).
+        `entropy_weight`, `gradient_mode`, `entropy_estimator`, `estimator_options`,
+        `seed`, and the kernel's options).
 
     Returns:
       `AdaptiveChainResults` whose `grads` align with

@@ -226,8 +226,8 @@ def run_dual_averaging_chain(
       state: a `DualAveragingState`.
       training: Python bool.
       scale_tril: fixed C (default identity).
-      **kwargs: `run_chain` keyword arguments (`num_steps`, `kernel`, `num_leapfrog_steps`,
-        `seed`).
+      **kwargs: `run_chain` keyword arguments (`num_steps`, `kernel`, `seed` and the
+        kernel's options).
 
     Returns:
       `ChainResults`.

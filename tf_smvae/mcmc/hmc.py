@@ -173,7 +173,3 @@ class PreconditionedHMC(_proposal.CalibratedBase):
             ),
             name=name or "preconditioned_hmc",
         )
-
-    @property
-    def num_leapfrog_steps(self):
-        return self._impl.inner_kernel.num_leapfrog_steps

@@ -315,6 +315,7 @@ def speed_measure_gradients(
     variables,
     kernel_params_fn,
     seed=None,
+    kernel=None,
     **options,
 ):
     """Returns the gradient of one transition's mean speed measure w.r.t. `variables`.
@@ -327,12 +328,16 @@ def speed_measure_gradients(
       variables: list of tensors to differentiate with respect to.
       kernel_params_fn: maps `variables` to `(step_size, scale_tril)` (differentiably).
       seed: int32[2] for the entropy estimator.
+      kernel: the calibrated kernel that made the transition; its trajectory length
+        (`num_leapfrog_steps`, 1 for MALA) is the entropy's L unless `options` give it.
       **options: `speed_measure_objective` keyword arguments (`entropy_weight`,
         `num_leapfrog_steps`, `gradient_mode`, `entropy_estimator`, `estimator_options`).
 
     Returns:
       `SpeedMeasureGradients`.
     """
+    if kernel is not None:
+        options.setdefault("num_leapfrog_steps", kernel.num_leapfrog_steps)
     with tf.GradientTape() as tape:
         tape.watch(variables)
         step_size, scale_tril = kernel_params_fn(variables)

@@ -12,6 +12,7 @@ import collections
 import functools
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tf_smvae import mcmc
@@ -362,7 +363,7 @@ class MCMCRefinement(keras.layers.Layer):
         ADAPTATIONS.get(adaptation, field="adaptation")
         mcmc.GRADIENT_MODES.get(gradient_mode, field="gradient_mode")
         mcmc.LOG_DET_ESTIMATORS.get(entropy_estimator, field="entropy_estimator")
-        _check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps)
+        check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps)
         self.latent_dim = int(latent_dim)
         self.kernel = kernel
         self.adaptation = adaptation
@@ -423,14 +424,14 @@ class MCMCRefinement(keras.layers.Layer):
         """The C the kernel uses, in compact form (`None` for dual averaging)."""
         return self._adaptation.scale_tril(self)
 
+    def kernel_options(self):
+        """The kernel's own static options, as `mcmc.make_kernel` takes them (HMC's L)."""
+        return {"num_leapfrog_steps": self.num_leapfrog_steps} if self.kernel == "hmc" else {}
+
     def chain_options(self, seed):
         """Keyword arguments shared by every chain runner."""
-        return dict(
-            num_steps=self.num_steps,
-            kernel=self.kernel,
-            num_leapfrog_steps=self.num_leapfrog_steps,
-            seed=seed,
-        )
+        options = self.kernel_options()
+        return dict(num_steps=self.num_steps, kernel=self.kernel, seed=seed, **options)
 
     def speed_measure_options(self):
         return dict(gradient_mode=self.gradient_mode, entropy_estimator=self.entropy_estimator)
@@ -533,7 +534,7 @@ class MCMCRefinement(keras.layers.Layer):
                 target_log_prob_fn,
                 tf.cast(step_size, state.dtype),
                 _stop(self.scale_tril()),
-                self.num_leapfrog_steps,
+                **self.kernel_options(),
             )
             found = mcmc.find_step_size(
                 kernel,
@@ -617,7 +618,7 @@ class MCMCRefinement(keras.layers.Layer):
             step_size=tf.stop_gradient(self.step_size(training=False)),
             scale_tril=_stop(self.scale_tril()),
             kernel=self.kernel,
-            num_leapfrog_steps=self.num_leapfrog_steps,
+            **self.kernel_options(),
         )
         state = tf.stop_gradient(state)
         if num_steps is None or isinstance(num_steps, int):
@@ -691,9 +692,29 @@ def check_preconditioner(adaptation, preconditioner, prefix=""):
         )
 
 
-def _check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps):
-    check_preconditioner(adaptation, preconditioner)
-    if int(num_steps) < 1:
-        raise ConfigError(f"num_steps (K) must be >= 1, got {num_steps}.")
-    if kernel == "hmc" and int(num_leapfrog_steps) < 1:
-        raise ConfigError(f"num_leapfrog_steps (L) must be >= 1 for HMC, got {num_leapfrog_steps}.")
+# The `OPTIONS` that `check_arguments` checks (config validation passes them by name).
+CHECKED = ("kernel", "adaptation", "preconditioner", "num_steps", "num_leapfrog_steps")
+
+
+def _check_positive_int(value, name, what, prefix):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        where = f"Config field '{prefix}{name}'" if prefix else f"{name} ({what})"
+        raise ConfigError(f"{where} must be an integer >= 1, got {value!r}.")
+
+
+def check_arguments(kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps, prefix=""):
+    """The range and cross-argument rules of the MCMC component, in one place: its
+    constructor and config validation (`prefix="kernel."`) both call it.
+
+    Args:
+      kernel, adaptation, preconditioner, num_steps, num_leapfrog_steps: as
+        `MCMCRefinement` takes them (L is checked for `hmc` only).
+      prefix: the config section for the messages ("kernel."); "" names the argument.
+
+    Raises:
+      ConfigError: naming the argument or config field that breaks a rule.
+    """
+    check_preconditioner(adaptation, preconditioner, prefix=prefix)
+    _check_positive_int(num_steps, "num_steps", "K", prefix)
+    if kernel == "hmc":
+        _check_positive_int(num_leapfrog_steps, "num_leapfrog_steps", "L", prefix)

@@ -22,8 +22,6 @@ _POSITIVE_INTS = (
     "train.batch_size",
     "eval.num_samples",
     "eval.batch_size",
-    "kernel.num_steps",
-    "kernel.num_leapfrog_steps",
     "kernel.num_eval_chains",
     "model.feature_dim",
     "model.prior_num_components",
@@ -188,7 +186,10 @@ def _check_kernel(config):
     kernel = config.kernel
     if kernel.name == "none":
         return
-    refinement.check_preconditioner(kernel.adaptation, kernel.preconditioner, prefix="kernel.")
+    refinement.check_arguments(
+        **{name: kernel["name" if name == "kernel" else name] for name in refinement.CHECKED},
+        prefix="kernel.",
+    )
     mcmc.GRADIENT_MODES.get(kernel.gradient_mode, field="kernel.gradient_mode")
     mcmc.LOG_DET_ESTIMATORS.get(kernel.entropy_estimator, field="kernel.entropy_estimator")
     if kernel.mcmc_start_epoch >= config.train.epochs:
