@@ -76,3 +76,17 @@ def test_k_is_num_steps_and_its_old_flag_name_still_works(capsys):
         short_flags.apply_short_flags(
             base.get_config(), _parsed("--num_mcmc_steps=4", "--num_steps=5")
         )
+
+
+def test_the_evaluation_flags_are_a_table_of_the_same_mechanism():
+    values = flags.FlagValues()
+    short_flags.define_short_flags(flag_values=values, table=short_flags.EVAL_FLAGS)
+    values(["prog", "--feature_extractor=x.keras", "--seed=3", "--tau=2.0"])
+    given = short_flags.given_fields(short_flags.EVAL_FLAGS, "eval", values)
+    assert given == {"kid_feature_extractor": "x.keras", "seed": 3, "tau": 2.0}
+    # Every flag names a field of config.eval, and its help says which.
+    config = base.get_config()
+    for name, (field, _, _) in short_flags.EVAL_FLAGS.items():
+        section, leaf = field.split(".")
+        assert section == "eval" and leaf in config.eval, name
+        assert f"config.{field}" in values[name].help

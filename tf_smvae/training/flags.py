@@ -4,6 +4,9 @@ A flag takes the name of its config field's leaf (`--num_steps` is `kernel.num_s
 `--num_leapfrog_steps` is `kernel.num_leapfrog_steps`, L), except where the section
 disambiguates (`--kernel` is `kernel.name`). Old names stay accepted for one release
 (`DEPRECATED_FLAGS`), with a warning.
+
+Two tables, one mechanism: `SHORT_FLAGS` (bin/train.py, over the whole training config)
+and `EVAL_FLAGS` (bin/evaluate.py, over the stored run's `config.eval`).
 """
 
 import sys
@@ -15,9 +18,11 @@ from tf_smvae.util.errors import ConfigError
 __all__ = [
     "CHOICES",
     "DEPRECATED_FLAGS",
+    "EVAL_FLAGS",
     "SHORT_FLAGS",
     "apply_short_flags",
     "define_short_flags",
+    "given_fields",
     "help_text",
 ]
 
@@ -104,6 +109,34 @@ SHORT_FLAGS = {
 }
 
 
+# bin/evaluate.py: flag -> (config.eval field, absl definer, help).
+EVAL_FLAGS = {
+    "num_samples": ("eval.num_samples", flags.DEFINE_integer, "Importance samples per example."),
+    "tau": ("eval.tau", flags.DEFINE_float, "Variance inflation of the proposal."),
+    "defensive_tau": (
+        "eval.defensive_tau",
+        flags.DEFINE_float,
+        "A second, wider proposal for half the particles (e.g. 5).",
+    ),
+    "num_examples": ("eval.num_examples", flags.DEFINE_integer, "The first N test examples."),
+    "chunk_size": ("eval.chunk_size", flags.DEFINE_integer, "Particles per chunk (memory)."),
+    "seed": ("eval.seed", flags.DEFINE_integer, "Evaluation seed."),
+    "feature_extractor": (
+        "eval.kid_feature_extractor",
+        flags.DEFINE_string,
+        "KID features: a .keras classifier (bin/train_feature_extractor.py) or 'inception'.",
+    ),
+    "inception_weights": (
+        "eval.inception_weights",
+        flags.DEFINE_string,
+        "Notop InceptionV3 .h5 (for 'inception').",
+    ),
+    "kid_num_samples": ("eval.kid_num_samples", flags.DEFINE_integer, "Model samples for KID."),
+    "kid_num_subsets": ("eval.kid_num_subsets", flags.DEFINE_integer, "KID subsets."),
+    "kid_subset_size": ("eval.kid_subset_size", flags.DEFINE_integer, "Rows per KID subset."),
+}
+
+
 # old flag name -> its new name; accepted, with a warning on stderr, until the next release.
 DEPRECATED_FLAGS = {"num_mcmc_steps": "num_steps"}
 
@@ -138,29 +171,31 @@ CHOICES = {
 }
 
 
-def help_text(name):
+def help_text(name, table=None):
     """The --help line of short flag `name`: its meaning, choices and the config field."""
-    field, _, text = SHORT_FLAGS[name]
+    field, _, text = (SHORT_FLAGS if table is None else table)[name]
     if name in CHOICES:
         text = f"{text[:-1]}: one of {', '.join(CHOICES[name]())}."
     return f"{text} Overrides config.{field}."
 
 
-def define_short_flags(names=None, flag_values=None):
+def define_short_flags(names=None, flag_values=None, table=None):
     """Defines the short flags (all, or `names`), each defaulting to "not given".
 
     Args:
-      names: which flags of `SHORT_FLAGS` (default: all).
+      names: which flags of `table` (default: all).
       flag_values: absl `FlagValues` to define them in (default: the global `flags.FLAGS`).
+      table: `SHORT_FLAGS` (the default) or `EVAL_FLAGS`.
     """
     flag_values = flags.FLAGS if flag_values is None else flag_values
-    names = list(names or SHORT_FLAGS)
+    table = SHORT_FLAGS if table is None else table
+    names = list(names or table)
     for name in names:
-        _, definer, _ = SHORT_FLAGS[name]
-        definer(name, None, help_text(name), flag_values=flag_values)
+        _, definer, _ = table[name]
+        definer(name, None, help_text(name, table), flag_values=flag_values)
     for old, new in DEPRECATED_FLAGS.items():
         if new in names:
-            _, definer, _ = SHORT_FLAGS[new]
+            _, definer, _ = table[new]
             text = f"Deprecated: use --{new} (this name goes in the next release)."
             definer(old, None, text, flag_values=flag_values)
 
@@ -210,3 +245,24 @@ def apply_short_flags(config, flag_values=None):
         with node.unlocked():
             node[leaf] = value
     return config
+
+
+def given_fields(table, section, flag_values=None):
+    """The flags of `table` given on the command line, by their field in `section`.
+
+    Args:
+      table: a flag table (`EVAL_FLAGS`).
+      section: the config section its fields are in ("eval").
+      flag_values: absl `FlagValues` (default: the global `flags.FLAGS`).
+
+    Returns:
+      {field leaf: value}, e.g. `{"kid_feature_extractor": "x.keras"}` for
+      `--feature_extractor=x.keras`.
+    """
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    prefix = f"{section}."
+    return {
+        field[len(prefix) :]: flag_values[name].value
+        for name, (field, _, _) in table.items()
+        if field.startswith(prefix) and _given(flag_values, name)
+    }
