@@ -15,7 +15,7 @@ from tf_smvae.experiments import common
 from tf_smvae.experiments.linear import runner as reproduce_linear_lib
 from tf_smvae.training import train_lib
 
-_DEFAULTS = reproduce_linear_lib.Settings()
+_DEFAULTS = reproduce_linear_lib.DEFAULTS
 flags.DEFINE_string("workdir", None, "Output directory.", required=True)
 flags.DEFINE_list("configurations", None, "Subset of: 10_20, 50_100 (default: both).")
 flags.DEFINE_list("rows", None, f"Subset of: {', '.join(reproduce_linear_lib.ROWS)}.")

@@ -25,7 +25,7 @@ from tf_smvae.experiments.augmentation import kid as augment_kid
 from tf_smvae.experiments.augmentation import runner as augment_lib
 from tf_smvae.training import train_lib
 
-_DEFAULTS = augment_lib.Settings()
+_DEFAULTS = augment_lib.DEFAULTS
 flags.DEFINE_string("data_dir", None, "Two-class image_folder dataset.", required=True)
 flags.DEFINE_string("workdir", None, "Output directory.", required=True)
 flags.DEFINE_list(

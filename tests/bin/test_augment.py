@@ -1,6 +1,5 @@
 """bin/reproduce_table3.py (--quick) and bin/augment.py end to end on a tiny 1:3 image folder."""
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from configs import base
 from configs import table3_augmentation
 from tests import golden
 from tf_smvae import data
+from tf_smvae.experiments import common
 from tf_smvae.experiments.augmentation import classifier as augment_classifier
 from tf_smvae.experiments.augmentation import images as augment_images
 from tf_smvae.experiments.augmentation import kid as augment_kid
@@ -85,7 +85,7 @@ def _study_settings(**overrides):
         jit_compile=False,
         verbose=False,
     )
-    return dataclasses.replace(settings, **overrides)
+    return common.replace(settings, **overrides)
 
 
 def test_quick_study_writes_table_results_and_grids(study):
@@ -183,7 +183,7 @@ def test_rerun_trains_nothing(study, monkeypatch):
     with open(os.path.join(workdir, "results.json")) as stream:
         assert json.load(stream) == results
     # Other settings would mix runs: refused, naming what changed.
-    slower = dataclasses.replace(settings, quick=False, epochs_scale=0.5)
+    slower = common.replace(settings, quick=False, epochs_scale=0.5)
     with pytest.raises(ConfigError, match="epochs_scale, quick"):
         augment_lib.run(folder, workdir, configs, slower, base.get_config())
 
@@ -317,6 +317,6 @@ def test_kid_columns_score_each_class_vae_against_its_test_images(study, tmp_pat
     with open(os.path.join(workdir, "table3.md")) as stream:
         table = stream.read()
     assert f"KID {MINORITY}" in table
-    bad = dataclasses.replace(kid, feature_extractor=str(tmp_path / "missing.keras"))
+    bad = common.replace(kid, feature_extractor=str(tmp_path / "missing.keras"))
     with pytest.raises(ConfigError, match="missing.keras"):
-        augment_lib.run(folder, workdir, configs, dataclasses.replace(settings, kid=bad))
+        augment_lib.run(folder, workdir, configs, common.replace(settings, kid=bad))

@@ -1,12 +1,17 @@
-"""What every study shares: seeds, epoch scaling, quick mode and the same-config check.
+"""What every study shares: settings, seeds, epoch scaling, quick mode and the same-config
+check.
 
 Each study (`tables`, `linear`, `augmentation`) trains many runs into one workdir and
 reuses the finished ones on a rerun; the helpers here make those choices the same way in
-all of them.
+all of them. A study's settings are an `ml_collections.FrozenConfigDict`, as the training
+configs are ConfigDicts: its defaults are one ConfigDict in the study's module
+(`DEFAULTS`), and `make_settings` / `replace` give the frozen settings a run takes.
 """
 
 import json
 import os
+
+import ml_collections
 
 from tf_smvae.util import files
 from tf_smvae.util.errors import ConfigError
@@ -16,6 +21,8 @@ __all__ = [
     "changed_training",
     "check_same_training",
     "make_quick",
+    "make_settings",
+    "replace",
     "parse_seeds",
     "read_json",
     "scale_schedule",
@@ -26,6 +33,36 @@ __all__ = [
 IGNORED_CHANGES = ("train.jit_compile", "train.verbose")
 # Prior samples drawn at the end of a quick run.
 QUICK_NUM_SAMPLE_IMAGES = 16
+
+
+def make_settings(defaults, overrides, what="settings"):
+    """`defaults` with `overrides` applied, frozen (no field can be added or changed).
+
+    Args:
+      defaults: a ConfigDict (or FrozenConfigDict) holding every field and its default.
+      overrides: {field: value}; a value replaces the default whole (also a nested one).
+      what: the settings' name in the error message.
+
+    Returns:
+      An `ml_collections.FrozenConfigDict` (lists become tuples).
+
+    Raises:
+      ConfigError: naming a field `defaults` does not have.
+    """
+    unknown = sorted(set(overrides) - set(defaults.keys()))
+    if unknown:
+        raise ConfigError(
+            f"Unknown {what} field(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(defaults.keys()))}."
+        )
+    values = {name: defaults[name] for name in defaults.keys()}
+    values.update(overrides)
+    return ml_collections.FrozenConfigDict(values)
+
+
+def replace(settings, **changes):
+    """A copy of frozen `settings` with `changes` (as `dataclasses.replace`)."""
+    return make_settings(settings, changes)
 
 
 def parse_seeds(values, flag="--seeds"):

@@ -5,17 +5,18 @@ The network and its training loop are `evaluation.classifier`'s (the KID extract
 with the study's narrower architecture.
 """
 
-import dataclasses
-
 import keras
+import ml_collections
 import numpy as np
 
 from tf_smvae.evaluation import augmentation
 from tf_smvae.evaluation import classifier
+from tf_smvae.experiments import common
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.errors import DataError
 
 __all__ = [
+    "CLASSIFIER_DEFAULTS",
     "ClassifierSettings",
     "build_classifier",
     "scores",
@@ -60,11 +61,25 @@ def split_train_validation(labels, fraction, seed=0):
     return np.setdiff1d(np.arange(labels.size), validation), validation
 
 
-@dataclasses.dataclass(frozen=True)
-class ClassifierSettings:
-    """The small conv classifier and its training.
+CLASSIFIER_DEFAULTS = ml_collections.ConfigDict(
+    dict(
+        max_epochs=100,
+        patience=10,
+        batch_size=32,
+        learning_rate=1e-3,
+        filters=(16, 32),
+        hidden_units=32,
+        jit_compile=True,
+    )
+)
+"""The defaults of `ClassifierSettings`, the one place they are written."""
 
-    Attributes:
+
+def ClassifierSettings(**overrides):  # noqa: N802  (called as the frozen dataclass it was)
+    """The small conv classifier and its training. Every field is an override of its
+    default in `CLASSIFIER_DEFAULTS`.
+
+    Args:
       max_epochs: upper bound of training epochs.
       patience: epochs without a better validation loss before stopping (the best
         epoch's weights are restored).
@@ -73,15 +88,14 @@ class ClassifierSettings:
       filters: channels of the 3x3 conv layers, each followed by 2x2 max pooling.
       hidden_units: width of the dense (feature) layer before the logits.
       jit_compile: XLA-compile the training step.
-    """
 
-    max_epochs: int = 100
-    patience: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    filters: tuple = (16, 32)
-    hidden_units: int = 32
-    jit_compile: bool = True
+    Returns:
+      An `ml_collections.FrozenConfigDict`.
+
+    Raises:
+      ConfigError: for a field that does not exist.
+    """
+    return common.make_settings(CLASSIFIER_DEFAULTS, overrides, "classifier settings")
 
 
 def build_classifier(image_shape, settings, seed):

@@ -8,37 +8,51 @@ weights file). Records: `runs/<row>/seed<k>/kid_<class>.json`; results.json keys
 `"<row>/KID/<class>"` with `{"kid": {"mean", "std", "seeds"}}`.
 """
 
-import dataclasses
 import os
 
+import ml_collections
 import numpy as np
 
 from tf_smvae.evaluation import features
 from tf_smvae.evaluation import sample_quality
 from tf_smvae.evaluation.kid import DEFAULT_NUM_SUBSETS as KID_NUM_SUBSETS
 from tf_smvae.evaluation.kid import DEFAULT_SUBSET_SIZE as KID_SUBSET_SIZE
+from tf_smvae.experiments import common
 from tf_smvae.util.errors import ConfigError
 
-__all__ = ["KIDSettings", "check", "class_kid", "kid_key", "record_path"]
+__all__ = ["KID_DEFAULTS", "KIDSettings", "check", "class_kid", "kid_key", "record_path"]
 
 
-@dataclasses.dataclass(frozen=True)
-class KIDSettings:
-    """How the per-class KID is computed (no extractor: no KID columns).
+KID_DEFAULTS = ml_collections.ConfigDict(
+    dict(
+        feature_extractor=None,
+        inception_weights=None,
+        num_samples=1000,
+        num_subsets=KID_NUM_SUBSETS,
+        subset_size=KID_SUBSET_SIZE,
+    )
+)
+"""The defaults of `KIDSettings`, the one place they are written."""
 
-    Attributes:
+
+def KIDSettings(**overrides):  # noqa: N802  (called as the frozen dataclass it was)
+    """How the per-class KID is computed (no extractor: no KID columns). Every field is
+    an override of its default in `KID_DEFAULTS`.
+
+    Args:
       feature_extractor: None, a `.keras` classifier file, or "inception".
       inception_weights: the notop InceptionV3 weights file for "inception".
       num_samples: prior samples per class VAE.
       num_subsets: KID subsets.
       subset_size: rows per subset (clamped to the smaller of the two sets).
-    """
 
-    feature_extractor: str = None
-    inception_weights: str = None
-    num_samples: int = 1000
-    num_subsets: int = KID_NUM_SUBSETS
-    subset_size: int = KID_SUBSET_SIZE
+    Returns:
+      An `ml_collections.FrozenConfigDict`.
+
+    Raises:
+      ConfigError: for a field that does not exist.
+    """
+    return common.make_settings(KID_DEFAULTS, overrides, "KID settings")
 
 
 def kid_key(row, class_name):

@@ -34,12 +34,12 @@ workdir/
 """
 
 import copy
-import dataclasses
 import json
 import os
 import sys
 import time
 
+import ml_collections
 import numpy as np
 
 from tf_smvae.experiments import common
@@ -53,6 +53,7 @@ from tf_smvae.util import images as images_lib
 from tf_smvae.util.errors import ConfigError
 
 __all__ = [
+    "DEFAULTS",
     "METRICS",
     "NO_AUGMENTATION",
     "PAPER_NUM_SYNTHETIC",
@@ -86,11 +87,31 @@ def result_key(row, num_synthetic):
 # -- the study ---------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """What the study runs.
+DEFAULTS = ml_collections.ConfigDict(
+    dict(
+        num_synthetic=(200, 500, 1000, 2000),
+        rows=ROWS,
+        seeds=(0, 1, 2),
+        epochs_scale=1.0,
+        validation_fraction=0.2,
+        split_seed=0,
+        vae_classes="all",
+        image_size=None,
+        name=None,
+        jit_compile=True,
+        quick=False,
+        classifier=augment_classifier.ClassifierSettings(),
+        kid=augment_kid.KIDSettings(),
+        verbose=True,
+    )
+)
+"""The defaults of `Settings`, the one place they are written."""
 
-    Attributes:
+
+def Settings(**overrides):  # noqa: N802  (called as the frozen dataclass it was)
+    """What the study runs. Every field is an override of its default in `DEFAULTS`.
+
+    Args:
       num_synthetic: the N values (synthetic minority images added).
       rows: keys of the row configs to run (may be empty: the baseline only).
       seeds: training seeds (VAEs, sampling and classifiers).
@@ -107,22 +128,14 @@ class Settings:
       kid: `augment_kid.KIDSettings`; with a feature extractor, the per-class KID of every
         class VAE against the class's test images (the KID columns of Table 3).
       verbose: print progress lines to stderr.
-    """
 
-    num_synthetic: tuple = (200, 500, 1000, 2000)
-    rows: tuple = ROWS
-    seeds: tuple = (0, 1, 2)
-    epochs_scale: float = 1.0
-    validation_fraction: float = 0.2
-    split_seed: int = 0
-    vae_classes: str = "all"
-    image_size: int = None
-    name: str = None
-    jit_compile: bool = True
-    quick: bool = False
-    classifier: augment_classifier.ClassifierSettings = augment_classifier.ClassifierSettings()
-    kid: augment_kid.KIDSettings = augment_kid.KIDSettings()
-    verbose: bool = True
+    Returns:
+      An `ml_collections.FrozenConfigDict`.
+
+    Raises:
+      ConfigError: for a field that does not exist.
+    """
+    return common.make_settings(DEFAULTS, overrides, "augmentation study settings")
 
 
 _VAE_CLASSES = ("all", "minority")
@@ -156,9 +169,7 @@ def _study_record(settings):
         epochs_scale=settings.epochs_scale,
         vae_classes=settings.vae_classes,
         image_size=settings.image_size,
-        classifier={
-            k: v for k, v in dataclasses.asdict(settings.classifier).items() if k != "jit_compile"
-        },
+        classifier={k: v for k, v in settings.classifier.items() if k != "jit_compile"},
     )
 
 
@@ -338,12 +349,12 @@ def _aggregate(records):
 
 
 def _quick(settings):
-    classifier = dataclasses.replace(
+    classifier = common.replace(
         settings.classifier,
         max_epochs=min(settings.classifier.max_epochs, 3),
         patience=min(settings.classifier.patience, 2),
     )
-    return dataclasses.replace(settings, classifier=classifier)
+    return common.replace(settings, classifier=classifier)
 
 
 def _lazy(make):

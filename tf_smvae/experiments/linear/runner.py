@@ -29,6 +29,7 @@ import sys
 import time
 
 import keras
+import ml_collections
 import numpy as np
 import tensorflow as tf
 
@@ -43,6 +44,7 @@ from tf_smvae.training import checkpoints
 from tf_smvae.util import files
 
 __all__ = [
+    "DEFAULTS",
     "CONFIGURATIONS",
     "QUICK_CONFIGURATIONS",
     "ROWS",
@@ -85,11 +87,24 @@ ROWS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """What every run shares.
+DEFAULTS = ml_collections.ConfigDict(
+    dict(
+        num_leapfrog_steps=3,
+        learning_rate=1e-3,
+        kernel_learning_rate=1e-2,
+        data_seed=0,
+        jit_compile=True,
+        max_steps_per_execution=100,
+        verbose=True,
+    )
+)
+"""The defaults of `Settings`, the one place they are written."""
 
-    Attributes:
+
+def Settings(**overrides):  # noqa: N802  (called as the frozen dataclass it was)
+    """What every run shares. Every field is an override of its default in `DEFAULTS`.
+
+    Args:
       num_leapfrog_steps: L of the HMC rows.
       learning_rate: Adam on the model (paper: 1e-3).
       kernel_learning_rate: Adam on (h, C). The paper used 1e-3 for both; at 1e-3 (h, C)
@@ -98,15 +113,14 @@ class Settings:
       jit_compile: XLA-compile the training step.
       max_steps_per_execution: upper bound of the steps run per compiled call.
       verbose: print progress lines.
-    """
 
-    num_leapfrog_steps: int = 3
-    learning_rate: float = 1e-3
-    kernel_learning_rate: float = 1e-2
-    data_seed: int = 0
-    jit_compile: bool = True
-    max_steps_per_execution: int = 100
-    verbose: bool = True
+    Returns:
+      An `ml_collections.FrozenConfigDict`.
+
+    Raises:
+      ConfigError: for a field that does not exist.
+    """
+    return common.make_settings(DEFAULTS, overrides, "linear study settings")
 
 
 class _Progress(keras.callbacks.Callback):

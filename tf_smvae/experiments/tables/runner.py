@@ -28,6 +28,8 @@ import json
 import os
 import time
 
+import ml_collections
+
 from tf_smvae.evaluation.kid import DEFAULT_NUM_SUBSETS as KID_NUM_SUBSETS
 from tf_smvae.evaluation.kid import DEFAULT_SUBSET_SIZE as KID_SUBSET_SIZE
 from tf_smvae.experiments import common
@@ -39,6 +41,7 @@ from tf_smvae.util import images
 from tf_smvae.util.errors import ConfigError
 
 __all__ = [
+    "DEFAULTS",
     "TABLES",
     "Settings",
     "TableSpec",
@@ -102,11 +105,29 @@ TABLES = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """What every run of a table shares.
+DEFAULTS = ml_collections.ConfigDict(
+    dict(
+        seeds=(0, 1, 2),
+        epochs_scale=1.0,
+        quick=False,
+        jit_compile=True,
+        data_dir=None,
+        num_samples=None,
+        tau=1.5,
+        defensive_tau=4.5,
+        feature_extractor=None,
+        inception_weights=None,
+        kid_subsets=KID_NUM_SUBSETS,
+        kid_subset_size=KID_SUBSET_SIZE,
+    )
+)
+"""The defaults of `Settings`, the one place they are written."""
 
-    Attributes:
+
+def Settings(**overrides):  # noqa: N802  (called as the frozen dataclass it was)
+    """What every run of a table shares. Every field is an override of its default in `DEFAULTS`.
+
+    Args:
       seeds: training seeds (each run's `config.seed`; also its evaluation seed).
       epochs_scale: multiplies the epochs of both phases (at least 1 epoch per phase).
       quick: a few hundred examples, 1 + 1 epochs, at most 2 MCMC transitions, tiny
@@ -122,20 +143,14 @@ class Settings:
       inception_weights: InceptionV3 notop weights file (feature_extractor "inception").
       kid_subsets: subsets the KID is averaged over (quick: 10).
       kid_subset_size: images per subset (quick: 50).
-    """
 
-    seeds: tuple = (0, 1, 2)
-    epochs_scale: float = 1.0
-    quick: bool = False
-    jit_compile: bool = True
-    data_dir: str | None = None
-    num_samples: int | None = None
-    tau: float = 1.5
-    defensive_tau: float | None = 4.5
-    feature_extractor: str | None = None
-    inception_weights: str | None = None
-    kid_subsets: int = KID_NUM_SUBSETS
-    kid_subset_size: int = KID_SUBSET_SIZE
+    Returns:
+      An `ml_collections.FrozenConfigDict`.
+
+    Raises:
+      ConfigError: for a field that does not exist.
+    """
+    return common.make_settings(DEFAULTS, overrides, "tables settings")
 
 
 # -- configs -----------------------------------------------------------------------------
@@ -361,7 +376,7 @@ def define_flags(flag_values=None):
     from absl import flags
 
     values = flags.FLAGS if flag_values is None else flag_values
-    defaults = Settings()
+    defaults = DEFAULTS
     kw = dict(flag_values=values)
     flags.DEFINE_enum("table", None, list(TABLES), "The paper's table.", required=True, **kw)
     flags.DEFINE_string("workdir", None, "Output directory.", required=True, **kw)
