@@ -284,7 +284,10 @@ def _tfp_dual_averaging(log_prob, init, seed):
 
 
 def _ours(kernel, preconditioner, rule, log_prob, init, seed):
+    auto = kernel == "hmc_auto"  # L chosen after the warm-up (adapt_kernel's "auto")
+    kernel = "hmc" if auto else kernel
     L = 1 if kernel == "mala" else FLAGS.num_leapfrog_steps
+    warmup_L = mcmc.adapt.AUTO_WARMUP_LEAPFROG_STEPS if auto else L
     steps, d = FLAGS.num_adaptation_steps, init.shape[1]
     result = mcmc.adapt_kernel(
         log_prob,
@@ -292,7 +295,7 @@ def _ours(kernel, preconditioner, rule, log_prob, init, seed):
         kernel=kernel,
         preconditioner=preconditioner,
         num_adaptation_steps=steps,
-        num_leapfrog_steps=L,
+        num_leapfrog_steps="auto" if auto else L,
         step_size_adaptation=rule,
         seed=seed,
     )
@@ -309,8 +312,13 @@ def _ours(kernel, preconditioner, rule, log_prob, init, seed):
 
     draws, accept = run(result.final_state)
     main = steps - steps // 5
-    hvps = main * (1 + (d if L >= 2 else 0))
-    cost = dict(warmup_grads=float(steps * L + 41 * L + main), warmup_hvps=float(hvps))
+    hvps = main * (1 + (d if warmup_L >= 2 else 0))
+    grads = steps * warmup_L + 41 * warmup_L + main
+    L = result.kernel.num_leapfrog_steps
+    if auto:  # the choice of L (4 transitions per candidate) and h's re-tuning at that L
+        grads += 4 * sum(result.trajectory_length.candidates) + (steps // 5) * L
+        print(f"  chosen L = {L}", file=sys.stderr)
+    cost = dict(warmup_grads=float(grads), warmup_hvps=float(hvps))
     return draws.numpy(), cost, FLAGS.num_draws * init.shape[0] * L, accept.numpy().mean()
 
 
@@ -320,6 +328,8 @@ SAMPLERS = {
     "sm_hmc_diag": ("ours", "hmc", "diag", None),
     "sm_hmc_tril": ("ours", "hmc", "tril", None),
     "sm_hmc_tril_paper": ("ours", "hmc", "tril", "speed_measure"),
+    "sm_hmc_diag_auto": ("ours", "hmc_auto", "diag", None),
+    "sm_hmc_tril_auto": ("ours", "hmc_auto", "tril", None),
     "tfp_nuts": ("windowed", "nuts"),
     "tfp_windowed_hmc": ("windowed", "hmc"),
     "tfp_hmc_dual_averaging": ("dual_averaging",),

@@ -55,8 +55,12 @@ from tf_smvae.mcmc.speed_measure import speed_measure_gradients
 from tf_smvae.mcmc.speed_measure import speed_measure_objective
 from tf_smvae.mcmc.speed_measure import update_entropy_weight
 from tf_smvae.mcmc.step_size_search import find_step_size
+from tf_smvae.mcmc.trajectory_length import TrajectoryLengthResults
+from tf_smvae.mcmc.trajectory_length import choose_num_leapfrog_steps
 
 __all__ = [
+    "TrajectoryLengthResults",
+    "choose_num_leapfrog_steps",
     "AdamState",
     "AdaptKernelResults",
     "AdaptationTrace",

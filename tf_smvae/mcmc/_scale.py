@@ -88,6 +88,26 @@ def solve_transpose(scale_tril, x):
     return tf.linalg.triangular_solve(matrix, x[..., tf.newaxis], lower=True, adjoint=True)[..., 0]
 
 
+def solve(scale_tril, x):
+    """Returns C^{-1} x, a displacement `x` `[..., d]` in the whitened coordinates of C."""
+    kind = _kind(scale_tril)
+    if kind == "identity":
+        return x
+    if kind == "diag":
+        return x / scale_tril
+    if _shared(scale_tril):
+        return _rows(
+            x,
+            lambda rows: tf.transpose(
+                tf.linalg.triangular_solve(scale_tril, tf.transpose(rows), lower=True)
+            ),
+        )
+    matrix = tf.broadcast_to(
+        scale_tril, tf.concat([tf.shape(x)[:-1], tf.shape(scale_tril)[-2:]], 0)
+    )
+    return tf.linalg.triangular_solve(matrix, x[..., tf.newaxis], lower=True)[..., 0]
+
+
 def log_det(scale_tril, dtype=tf.float32):
     """Returns log|det C| = sum log diag(C) (0 for the identity)."""
     kind = _kind(scale_tril)

@@ -6,8 +6,11 @@ import warnings
 import tensorflow as tf
 
 from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptation
+from tf_smvae.mcmc.dual_averaging import DualAveragingValues
+from tf_smvae.mcmc.dual_averaging import dual_averaging_update
 from tf_smvae.mcmc.kernel_parameters import KernelParameters
 from tf_smvae.mcmc.kernels import make_kernel
+from tf_smvae.mcmc.trajectory_length import choose_num_leapfrog_steps
 from tf_smvae.util.errors import ConfigError
 from tf_smvae.util.seeds import as_seed
 from tf_smvae.util.seeds import split_seed
@@ -20,6 +23,9 @@ __all__ = [
 
 # Warn when the kernel gradient was dropped on at least this many consecutive steps.
 DROPPED_GRADIENT_RUN_WARNING = 20
+# HMC with num_leapfrog_steps="auto": the L of the warm-up (h and C are learned at a short
+# L, where the speed measure's local-Gaussian entropy holds), before L is chosen.
+AUTO_WARMUP_LEAPFROG_STEPS = 3
 
 _TRACE_FIELDS = (
     "accept_prob",
@@ -59,6 +65,7 @@ AdaptKernelResults = collections.namedtuple(
         "final_state",
         "kernel_parameters",
         "trace",
+        "trajectory_length",
     ],
 )
 AdaptKernelResults.__doc__ = """Output of `adapt_kernel`.
@@ -72,6 +79,8 @@ Fields:
   final_state: `[B, d]` chain states at the end of the warm-up (start sampling there).
   kernel_parameters: a `KernelParameters` layer holding (h, C) (`dense_scale_tril()`).
   trace: `AdaptationTrace`.
+  trajectory_length: with `num_leapfrog_steps="auto"`, the `TrajectoryLengthResults` of
+    the choice of L (the jump per gradient and acceptance of every candidate); else None.
 """
 
 
@@ -124,12 +133,50 @@ def _warn_on_dropped_gradients(trace):
         )
 
 
-def _kernel_parameters(kernel, results, num_dims, preconditioner, dtype):
+def _with_step_size(results, step_size):
+    """MH results whose kernel will use `step_size` (our kernels read h from them)."""
+    accepted = results.accepted_results._replace(step_size=step_size)
+    return results._replace(accepted_results=accepted)
+
+
+def _retune_step_size(kernel, state, num_steps, target_accept_prob, seed, jit_compile):
+    """h re-tuned by dual averaging for `kernel` (its L may differ from the warm-up's),
+    restarted at the kernel's h (mu = log h, gamma 0.5, as `SpeedMeasureAdaptation`'s
+    final window); returns `(h-bar, state)`."""
+    log_step_size = tf.math.log(tf.convert_to_tensor(kernel.step_size, state.dtype))
+
+    @tf.function(jit_compile=jit_compile)
+    def run(state, seed):
+        seeds = tf.stack(split_seed(seed, num_steps, salt="retune_step_size"))
+        zero = tf.zeros([], state.dtype)
+        values = DualAveragingValues(log_step_size, log_step_size, zero, zero)
+
+        def body(i, state, results, values):
+            results = _with_step_size(results, tf.exp(values.log_step_size))
+            state, results = kernel.one_step(state, results, seed=seeds[i])
+            accept_prob = tf.reduce_mean(tf.exp(tf.minimum(results.log_accept_ratio, 0.0)))
+            values = dual_averaging_update(
+                values, accept_prob, target_accept_prob, log_step_size, gamma=0.5
+            )
+            return i + 1, state, results, values
+
+        _, state, _, values = tf.while_loop(
+            lambda i, *_: i < num_steps,
+            body,
+            (0, state, kernel.bootstrap_results(state), values),
+            maximum_iterations=num_steps,
+        )
+        return tf.exp(values.log_averaged_step_size), state
+
+    return run(state, seed)
+
+
+def _kernel_parameters(kernel, step_size, results, num_dims, preconditioner, dtype):
     """A `KernelParameters` layer holding the learned (h, C)."""
     params = KernelParameters(
         num_dims, preconditioner, step_size_bijector="exp", dtype=tf.as_dtype(dtype).name
     )
-    params.unconstrained_step_size.assign(tf.math.log(results.step_size))
+    params.unconstrained_step_size.assign(tf.math.log(step_size))
     scale = kernel.scale_tril(results)
     if params.unconstrained_scale is not None:
         dense = scale if scale.shape.rank == 2 else tf.linalg.diag(scale)
@@ -182,7 +229,11 @@ def adapt_kernel(
       preconditioner: `identity`, `diag` or `tril`.
       num_adaptation_steps: warm-up transitions (Python int; default 1000).
       num_steps: deprecated name of `num_adaptation_steps`.
-      num_leapfrog_steps: L for `hmc`.
+      num_leapfrog_steps: L for `hmc`, or "auto": warm up at L = 3, then choose L among
+        `trajectory_length.DEFAULT_CANDIDATES` (1..32) by the expected whitened squared
+        jump per gradient (`choose_num_leapfrog_steps`; 4 transitions a candidate, 252
+        gradients a chain), keep C and re-tune h for that L by dual averaging over
+        `num_final_steps` more transitions.
       learning_rate: Adam learning rate on the unconstrained (log h, C).
       init_step_size: starting h for the search (C starts at the identity).
       entropy_weight: initial beta.
@@ -239,12 +290,15 @@ def adapt_kernel(
             f"initial_state must be a float [num_chains, num_dims] array, got {state.dtype.name}"
             f" of shape {state.shape}."
         )
+    auto_length = num_leapfrog_steps == "auto"
+    if auto_length and kernel != "hmc":
+        raise ConfigError(f'num_leapfrog_steps="auto" needs kernel="hmc", got {kernel!r}.')
     inner = make_kernel(
         kernel,
         target_log_prob_fn,
         tf.constant(init_step_size, state.dtype),
         None,
-        num_leapfrog_steps,
+        AUTO_WARMUP_LEAPFROG_STEPS if auto_length else num_leapfrog_steps,
     )
     adaptation = SpeedMeasureAdaptation(
         inner,
@@ -268,14 +322,36 @@ def adapt_kernel(
     _warn_on_dropped_gradients(trace)
     scale = adaptation.scale_tril(results)
     rank = None if scale is None else scale.shape.rank
+    adapted = adaptation.adapted_kernel(results)
+    step_size, length = results.step_size, None
+    if auto_length:
+        length_seed, retune_seed = split_seed(as_seed(seed), 2, salt="trajectory_length")
+        length = choose_num_leapfrog_steps(
+            target_log_prob_fn, state, step_size, scale, seed=length_seed
+        )
+        chosen = make_kernel(
+            kernel, target_log_prob_fn, step_size, scale, length.num_leapfrog_steps
+        )
+        step_size, state = _retune_step_size(
+            chosen,
+            state,
+            num_final_steps or max(num_adaptation_steps // 5, 1),
+            adaptation.parameters["target_accept_prob"],
+            retune_seed,
+            jit_compile,
+        )
+        adapted = make_kernel(
+            kernel, target_log_prob_fn, step_size, scale, length.num_leapfrog_steps
+        )
     return AdaptKernelResults(
-        kernel=adaptation.adapted_kernel(results),
-        step_size=results.step_size,
+        kernel=adapted,
+        step_size=step_size,
         scale_diag=scale if rank == 1 else None,
         scale_tril=scale if rank == 2 else None,
         final_state=state,
         kernel_parameters=_kernel_parameters(
-            adaptation, results, state.shape[-1], preconditioner, state.dtype
+            adaptation, step_size, results, state.shape[-1], preconditioner, state.dtype
         ),
         trace=trace,
+        trajectory_length=length,
     )
