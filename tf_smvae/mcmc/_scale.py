@@ -67,6 +67,26 @@ def precondition(scale_tril, x):
     return matvec(scale_tril, matvec_transpose(scale_tril, x))
 
 
+def _triangular_solve(scale_tril, x, adjoint):
+    """Returns C^{-1} x (`adjoint=False`) or C^{-T} x (`adjoint=True`) for a tril C."""
+    if _shared(scale_tril):
+        # One solve with n right-hand sides: C Y^T = X^T (or C^T Y^T = X^T) for the rows Y.
+        return _rows(
+            x,
+            lambda rows: tf.transpose(
+                tf.linalg.triangular_solve(
+                    scale_tril, tf.transpose(rows), lower=True, adjoint=adjoint
+                )
+            ),
+        )
+    matrix = tf.broadcast_to(
+        scale_tril, tf.concat([tf.shape(x)[:-1], tf.shape(scale_tril)[-2:]], 0)
+    )
+    return tf.linalg.triangular_solve(matrix, x[..., tf.newaxis], lower=True, adjoint=adjoint)[
+        ..., 0
+    ]
+
+
 def solve_transpose(scale_tril, x):
     """Returns C^{-T} x (the momentum p = C^{-T} v of a whitened draw v)."""
     kind = _kind(scale_tril)
@@ -74,18 +94,7 @@ def solve_transpose(scale_tril, x):
         return x
     if kind == "diag":
         return x / scale_tril
-    if _shared(scale_tril):
-        # C^T Y^T = X^T for the rows Y of the result: one solve, n right-hand sides.
-        return _rows(
-            x,
-            lambda rows: tf.transpose(
-                tf.linalg.triangular_solve(scale_tril, tf.transpose(rows), lower=True, adjoint=True)
-            ),
-        )
-    matrix = tf.broadcast_to(
-        scale_tril, tf.concat([tf.shape(x)[:-1], tf.shape(scale_tril)[-2:]], 0)
-    )
-    return tf.linalg.triangular_solve(matrix, x[..., tf.newaxis], lower=True, adjoint=True)[..., 0]
+    return _triangular_solve(scale_tril, x, adjoint=True)
 
 
 def solve(scale_tril, x):
@@ -95,17 +104,7 @@ def solve(scale_tril, x):
         return x
     if kind == "diag":
         return x / scale_tril
-    if _shared(scale_tril):
-        return _rows(
-            x,
-            lambda rows: tf.transpose(
-                tf.linalg.triangular_solve(scale_tril, tf.transpose(rows), lower=True)
-            ),
-        )
-    matrix = tf.broadcast_to(
-        scale_tril, tf.concat([tf.shape(x)[:-1], tf.shape(scale_tril)[-2:]], 0)
-    )
-    return tf.linalg.triangular_solve(matrix, x[..., tf.newaxis], lower=True)[..., 0]
+    return _triangular_solve(scale_tril, x, adjoint=False)
 
 
 def log_det(scale_tril, dtype=tf.float32):

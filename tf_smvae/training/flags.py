@@ -109,31 +109,28 @@ SHORT_FLAGS = {
 }
 
 
-# bin/evaluate.py: flag -> (config.eval field, absl definer, help).
+# bin/evaluate.py: flag -> (config.eval field, absl definer, help), written as
+# (flag, field leaf, definer, help) rows.
 EVAL_FLAGS = {
-    "num_samples": ("eval.num_samples", flags.DEFINE_integer, "Importance samples per example."),
-    "tau": ("eval.tau", flags.DEFINE_float, "Variance inflation of the proposal."),
-    "defensive_tau": (
-        "eval.defensive_tau",
-        flags.DEFINE_float,
-        "A second, wider proposal for half the particles (e.g. 5).",
-    ),
-    "num_examples": ("eval.num_examples", flags.DEFINE_integer, "The first N test examples."),
-    "chunk_size": ("eval.chunk_size", flags.DEFINE_integer, "Particles per chunk (memory)."),
-    "seed": ("eval.seed", flags.DEFINE_integer, "Evaluation seed."),
-    "feature_extractor": (
-        "eval.kid_feature_extractor",
-        flags.DEFINE_string,
-        "KID features: a .keras classifier (bin/train_feature_extractor.py) or 'inception'.",
-    ),
-    "inception_weights": (
-        "eval.inception_weights",
-        flags.DEFINE_string,
-        "Notop InceptionV3 .h5 (for 'inception').",
-    ),
-    "kid_num_samples": ("eval.kid_num_samples", flags.DEFINE_integer, "Model samples for KID."),
-    "kid_num_subsets": ("eval.kid_num_subsets", flags.DEFINE_integer, "KID subsets."),
-    "kid_subset_size": ("eval.kid_subset_size", flags.DEFINE_integer, "Rows per KID subset."),
+    name: (f"eval.{leaf}", definer, text)
+    for name, leaf, definer, text in (
+        ("num_samples", "num_samples", flags.DEFINE_integer, "Importance samples per example."),
+        ("tau", "tau", flags.DEFINE_float, "Variance inflation of the proposal."),
+        ("defensive_tau", "defensive_tau", flags.DEFINE_float, "A wider proposal (e.g. 5)."),
+        ("num_examples", "num_examples", flags.DEFINE_integer, "The first N test examples."),
+        ("chunk_size", "chunk_size", flags.DEFINE_integer, "Particles per chunk (memory)."),
+        ("seed", "seed", flags.DEFINE_integer, "Evaluation seed."),
+        (
+            "feature_extractor",
+            "kid_feature_extractor",
+            flags.DEFINE_string,
+            "KID features: a .keras classifier (bin/train_feature_extractor.py) or 'inception'.",
+        ),
+        ("inception_weights", "inception_weights", flags.DEFINE_string, "Notop InceptionV3 .h5."),
+        ("kid_num_samples", "kid_num_samples", flags.DEFINE_integer, "Model samples for KID."),
+        ("kid_num_subsets", "kid_num_subsets", flags.DEFINE_integer, "KID subsets."),
+        ("kid_subset_size", "kid_subset_size", flags.DEFINE_integer, "Rows per KID subset."),
+    )
 }
 
 
