@@ -71,7 +71,7 @@ def _jump_per_gradient(kernel, state, num_transitions, seed):
         accepts.append(tf.where(finite, alpha, tf.zeros_like(alpha)))
         state = next_state
     jump = tf.reduce_mean(tf.stack(jumps)) / float(kernel.num_leapfrog_steps)
-    return float(jump), float(tf.reduce_mean(tf.stack(accepts))), state
+    return float(jump), float(tf.reduce_mean(tf.stack(accepts)))
 
 
 def choose_num_leapfrog_steps(
@@ -118,7 +118,7 @@ def choose_num_leapfrog_steps(
     jumps, accepts = [], []
     for num_leapfrog_steps in candidates:
         kernel = PreconditionedHMC(target_log_prob_fn, step_size, scale_tril, num_leapfrog_steps)
-        jump, accept, _ = _jump_per_gradient(kernel, state, int(num_transitions), seed)
+        jump, accept = _jump_per_gradient(kernel, state, int(num_transitions), seed)
         jumps.append(jump)
         accepts.append(accept)
     finite = [j if j == j else -1.0 for j in jumps]  # NaN never wins
