@@ -4,20 +4,28 @@ r"""Speed-measure warm-up (`adapt_kernel`) against TFP's adaptive samplers, per 
     python bench/adaptation.py --workdir=... --targets=gaussian100,logistic --samplers=...
 
 Every sampler gets the same chains (`--num_chains`, one cold start drawn uniformly in
-[-2, 2]^d as Stan does), `--num_adaptation_steps` warm-up transitions and `--num_draws`
-draws. Figures per (target, sampler):
+[-2, 2]^d as Stan does) and `--num_adaptation_steps` warm-up transitions. The sampling
+budget is NUTS's: `tfp_nuts` runs first on each target and draws `--num_draws`; every
+fixed-L sampler then spends the same number of gradient evaluations per chain
+(`--match_nuts_budget`, on by default; without a NUTS row, `--num_draws` transitions),
+thinned to at most `--num_draws` stored draws (TFP's `windowed_adaptive_hmc` cannot
+thin and keeps `--num_draws` draws). R-hat is a function of the effective draws
+per chain, so comparing it at equal draws would charge the cheaper transitions for being
+cheap. Figures per (target, sampler):
 
 - `ess_min` / `ess_med`: minimum / median over parameters of the rank-normalised bulk ESS
-  (Vehtari et al. 2021: pooled ranks -> normal scores, split chains) of the draws, per
-  1000 gradient evaluations of the sampling phase (all chains).
-- `rhat`: the largest rank-normalised split R-hat.
+  (Vehtari et al. 2021: pooled ranks -> normal scores, split chains; Geyer's initial
+  positive sequence) per 1000 gradient evaluations (all chains), over the first
+  `--num_draws` sampling transitions, unthinned.
+- `rhat`: the largest rank-normalised split R-hat of all the draws (the budget's).
 - `bias`: max over parameters of |posterior mean - reference mean| / reference sd.
 - `warmup_grads` / `warmup_hvps`: warm-up cost per chain. For NUTS the leapfrog steps
   taken. For ours, counted from the algorithm: one transition (L gradients) per step, the
   step-size search's trials (L each, at most 41), and per main-phase step of the speed
   measure one gradient at the proposal plus its reverse pass (one HVP) and, for HMC with
   L >= 2 and the `exact` estimator, d HVPs for the Hessian.
-- `accept`: mean acceptance of the draws; `seconds`: wall time of warm-up + draws.
+- `accept`: mean acceptance of the draws; `seconds`: wall time of warm-up + draws;
+  `sampling_grads`: gradient evaluations per chain of the sampling phase.
 
 Targets (all on unconstrained spaces, so TFP's samplers and ours see the same density):
 `gaussian100` (rotated, d = 100, condition number 1e3; exact moments), `logistic`
@@ -58,7 +66,12 @@ flags.DEFINE_list("targets", [], "Targets (default all).")
 flags.DEFINE_list("samplers", [], "Samplers (default all).")
 flags.DEFINE_integer("num_chains", 64, "Chains per sampler.")
 flags.DEFINE_integer("num_adaptation_steps", 1000, "Warm-up transitions.")
-flags.DEFINE_integer("num_draws", 1000, "Draws after the warm-up.")
+flags.DEFINE_integer("num_draws", 1000, "NUTS's draws; the most draws stored per chain.")
+flags.DEFINE_bool(
+    "match_nuts_budget",
+    True,
+    "Give every fixed-L sampler the gradients per chain NUTS spent on its draws.",
+)
 flags.DEFINE_integer("num_leapfrog_steps", 5, "L of every fixed-L HMC sampler.")
 flags.DEFINE_integer("seed", 0, "Seed.")
 FLAGS = flags.FLAGS
@@ -185,28 +198,41 @@ def _unflatten(parts, state):
 
 # ----------------------------------------------------------------------------- metrics
 def _bulk_ess_and_rhat(draws):
-    """Rank-normalised bulk ESS [d] and split R-hat [d] of `draws` [n, chains, d]."""
-    n, chains, d = draws.shape
-    ranks = scipy.stats.rankdata(draws.reshape(-1, d), axis=0).reshape(draws.shape)
-    z = scipy.special.ndtri((ranks - 0.375) / (n * chains + 0.25)).astype(np.float32)
-    half = n // 2
+    """Rank-normalised bulk ESS [d] and split R-hat [d] of `draws` [n, chains, d].
+
+    The ESS truncates the autocorrelations by Geyer's initial positive sequence (as Stan
+    does), so antithetic chains such as NUTS's may show more ESS than draws.
+    """
+    z = _normal_scores(draws)
+    half = draws.shape[0] // 2
     split = np.concatenate([z[:half], z[half : 2 * half]], 1)
-    ess = tfp.mcmc.effective_sample_size(tf.constant(split), cross_chain_dims=1).numpy()
+    ess = tfp.mcmc.effective_sample_size(
+        tf.constant(split), cross_chain_dims=1, filter_beyond_positive_pairs=True
+    ).numpy()
     rhat = tfp.mcmc.potential_scale_reduction(tf.constant(z), split_chains=True).numpy()
     return ess, rhat
 
 
-def _metrics(draws, reference, sampling_grads, accept):
-    ess, rhat = _bulk_ess_and_rhat(draws)
+def _normal_scores(draws):
+    n, chains, d = draws.shape
+    ranks = scipy.stats.rankdata(draws.reshape(-1, d), axis=0).reshape(draws.shape)
+    return scipy.special.ndtri((ranks - 0.375) / (n * chains + 0.25)).astype(np.float32)
+
+
+def _metrics(run, reference):
+    """The figures of one run: ESS per 1000 gradients from its unthinned window; R-hat
+    and bias from all its (thinned) draws."""
+    ess, _ = _bulk_ess_and_rhat(run["window"])
+    _, rhat = _bulk_ess_and_rhat(run["draws"])
     mean, sd = reference
-    flat = draws.reshape(-1, draws.shape[-1])
-    per_grad = 1000.0 / sampling_grads
+    flat = run["draws"].reshape(-1, run["draws"].shape[-1])
+    per_grad = 1000.0 / run["window_grads"]
     return dict(
         ess_min=float(ess.min() * per_grad),
         ess_med=float(np.median(ess) * per_grad),
         rhat=float(np.nanmax(rhat)),
         bias=float(np.max(np.abs(flat.mean(0) - mean) / sd)),
-        accept=float(accept),
+        accept=float(run["accept"]),
     )
 
 
@@ -216,7 +242,50 @@ def _init(parts, num_chains, seed):
     return np.random.default_rng(seed).uniform(-2, 2, (num_chains, d)).astype(np.float32)
 
 
-def _tfp_windowed(kind, jd, pins, parts, init, seed):
+def _sample(kernel, state, L, budget, seed, accept_fn):
+    """Draws from a calibrated kernel of L gradients a transition, within `budget`.
+
+    The first `--num_draws` transitions are kept whole (the ESS window); the rest of the
+    budget (sampling gradients per chain; None: no more) continues the chains, thinned
+    so that at most `--num_draws` draws per chain are stored for R-hat and bias.
+    """
+    window_n = FLAGS.num_draws
+    transitions = window_n if budget is None else max(window_n, int(np.ceil(budget / L)))
+    thin = int(np.ceil(transitions / FLAGS.num_draws))
+    rest_n = (transitions - window_n) // thin
+    trace_fn = lambda _, pkr: accept_fn(pkr)  # noqa: E731
+
+    @tf.function(jit_compile=True)
+    def run(state, num_results, thin, seed):
+        return tfp.mcmc.sample_chain(
+            num_results,
+            state,
+            kernel=kernel,
+            num_steps_between_results=thin - 1,
+            trace_fn=trace_fn,
+            seed=seed,
+        )
+
+    window, accept = run(state, window_n, 1, seed)
+    draws, accepts = window.numpy()[thin - 1 :: thin], [accept.numpy()]
+    if rest_n:
+        rest, accept = run(window[-1], rest_n, thin, tfp.random.split_seed(seed)[1])
+        draws = np.concatenate([draws, rest.numpy()])
+        accepts.append(accept.numpy())
+    chains = window.shape[1]
+    return dict(
+        window=window.numpy(),
+        draws=draws,
+        window_grads=window_n * chains * L,
+        sampling_grads=float((window_n + rest_n * thin) * L),
+        accept=float(np.concatenate(accepts).mean()),
+    )
+
+
+def _tfp_windowed(kind, jd, pins, parts, init, seed, budget=None):
+    # TFP's windowed samplers cannot thin, so windowed HMC keeps `--num_draws` draws
+    # (its sampling gradients are reported with it) rather than NUTS's budget.
+    del budget
     draws_n, steps = FLAGS.num_draws, FLAGS.num_adaptation_steps
     current = {k: tf.constant(v) for k, v in _unflatten(parts, init).items()}
     sampler = tfp.experimental.mcmc.windowed_adaptive_nuts
@@ -257,10 +326,18 @@ def _tfp_windowed(kind, jd, pins, parts, init, seed):
     else:
         warm = steps * FLAGS.num_leapfrog_steps
         sampling = draws_n * init.shape[0] * FLAGS.num_leapfrog_steps
-    return draws, dict(warmup_grads=float(warm), warmup_hvps=0.0), sampling, accept[steps:].mean()
+    run = dict(
+        window=draws,
+        draws=draws,
+        window_grads=sampling,
+        sampling_grads=float(sampling / init.shape[0]),
+        accept=float(accept[steps:].mean()),
+    )
+    return run, dict(warmup_grads=float(warm), warmup_hvps=0.0)
 
 
-def _tfp_dual_averaging(log_prob, init, seed):
+def _tfp_dual_averaging(log_prob, init, seed, budget=None):
+    """TFP's HMC, h by `DualAveragingStepSizeAdaptation` over 80 % of the warm-up."""
     steps, L = FLAGS.num_adaptation_steps, FLAGS.num_leapfrog_steps
     kernel = tfp.mcmc.DualAveragingStepSizeAdaptation(
         tfp.mcmc.HamiltonianMonteCarlo(log_prob, step_size=0.1, num_leapfrog_steps=L),
@@ -268,22 +345,25 @@ def _tfp_dual_averaging(log_prob, init, seed):
     )
 
     @tf.function(jit_compile=True)
-    def run():
+    def warm_up():
         return tfp.mcmc.sample_chain(
-            FLAGS.num_draws,
+            steps,
             tf.constant(init),
             kernel=kernel,
-            num_burnin_steps=steps,
-            trace_fn=lambda _, pkr: tf.minimum(1.0, tf.exp(pkr.inner_results.log_accept_ratio)),
+            trace_fn=None,
+            return_final_kernel_results=True,
             seed=seed,
         )
 
-    draws, accept = run()
-    cost = dict(warmup_grads=float(steps * L), warmup_hvps=0.0)
-    return draws.numpy(), cost, FLAGS.num_draws * init.shape[0] * L, accept.numpy().mean()
+    warm = warm_up()
+    step_size = warm.final_kernel_results.new_step_size
+    sampler = tfp.mcmc.HamiltonianMonteCarlo(log_prob, step_size, num_leapfrog_steps=L)
+    accept_fn = lambda pkr: tf.minimum(1.0, tf.exp(pkr.log_accept_ratio))  # noqa: E731
+    run = _sample(sampler, warm.all_states[-1], L, budget, seed, accept_fn)
+    return run, dict(warmup_grads=float(steps * L), warmup_hvps=0.0)
 
 
-def _ours(kernel, preconditioner, rule, log_prob, init, seed):
+def _ours(kernel, preconditioner, rule, log_prob, init, seed, budget=None):
     auto = kernel == "hmc_auto"  # L chosen after the warm-up (adapt_kernel's "auto")
     kernel = "hmc" if auto else kernel
     L = 1 if kernel == "mala" else FLAGS.num_leapfrog_steps
@@ -299,27 +379,16 @@ def _ours(kernel, preconditioner, rule, log_prob, init, seed):
         step_size_adaptation=rule,
         seed=seed,
     )
-
-    @tf.function(jit_compile=True)
-    def run(state):
-        return tfp.mcmc.sample_chain(
-            FLAGS.num_draws,
-            state,
-            kernel=result.kernel,
-            trace_fn=lambda _, pkr: tf.minimum(1.0, tf.exp(pkr.log_accept_ratio)),
-            seed=seed,
-        )
-
-    draws, accept = run(result.final_state)
+    L = result.kernel.num_leapfrog_steps
+    accept_fn = lambda pkr: tf.minimum(1.0, tf.exp(pkr.log_accept_ratio))  # noqa: E731
+    run = _sample(result.kernel, result.final_state, L, budget, seed, accept_fn)
     main = steps - steps // 5
     hvps = main * (1 + (d if warmup_L >= 2 else 0))
     grads = steps * warmup_L + 41 * warmup_L + main
-    L = result.kernel.num_leapfrog_steps
     if auto:  # the choice of L (4 transitions per candidate) and h's re-tuning at that L
         grads += 4 * sum(result.trajectory_length.candidates) + (steps // 5) * L
         print(f"  chosen L = {L}", file=sys.stderr)
-    cost = dict(warmup_grads=float(grads), warmup_hvps=float(hvps))
-    return draws.numpy(), cost, FLAGS.num_draws * init.shape[0] * L, accept.numpy().mean()
+    return run, dict(warmup_grads=float(grads), warmup_hvps=float(hvps))
 
 
 SAMPLERS = {
@@ -336,12 +405,17 @@ SAMPLERS = {
 }
 
 
-def _run(spec, jd, pins, parts, log_prob, init, seed):
+def _run(spec, jd, pins, parts, log_prob, init, seed, budget):
     if spec[0] == "ours":
-        return _ours(*spec[1:], log_prob, init, seed)
+        return _ours(*spec[1:], log_prob, init, seed, budget)
     if spec[0] == "windowed":
-        return _tfp_windowed(spec[1], jd, pins, parts, init, seed)
-    return _tfp_dual_averaging(log_prob, init, seed)
+        return _tfp_windowed(spec[1], jd, pins, parts, init, seed, budget)
+    return _tfp_dual_averaging(log_prob, init, seed, budget)
+
+
+def _ordered(samplers):
+    """`samplers` with NUTS first: its sampling gradients are the others' budget."""
+    return sorted(samplers, key=lambda name: name != "tfp_nuts")
 
 
 def _reference(name, jd, pins, parts, exact):
@@ -355,9 +429,9 @@ def _reference(name, jd, pins, parts, exact):
     draws_n = FLAGS.num_draws
     FLAGS.num_draws = 4 * draws_n
     init = _init(parts, FLAGS.num_chains, FLAGS.seed + 100)
-    draws, *_ = _tfp_windowed("nuts", jd, pins, parts, init, [FLAGS.seed + 100, 1])
+    run, _ = _tfp_windowed("nuts", jd, pins, parts, init, [FLAGS.seed + 100, 1])
     FLAGS.num_draws = draws_n
-    flat = draws.reshape(-1, draws.shape[-1])
+    flat = run["draws"].reshape(-1, run["draws"].shape[-1])
     data = dict(mean=flat.mean(0).tolist(), sd=flat.std(0).tolist())
     with open(path, "w") as f:
         json.dump(data, f)
@@ -383,16 +457,18 @@ def main(argv):
 
         reference = _reference(name, jd, pins, parts, exact)
         init = _init(parts, FLAGS.num_chains, FLAGS.seed)
-        for sampler in FLAGS.samplers or list(SAMPLERS):
+        for sampler in _ordered(FLAGS.samplers or list(SAMPLERS)):
             key = f"{name}/{sampler}"
             if key in results:
                 continue
+            nuts = results.get(f"{name}/tfp_nuts", {})
+            budget = nuts.get("sampling_grads") if FLAGS.match_nuts_budget else None
             start = time.time()
-            draws, cost, sampling_grads, accept = _run(
-                SAMPLERS[sampler], jd, pins, parts, log_prob, init, [FLAGS.seed, 7]
+            run, cost = _run(
+                SAMPLERS[sampler], jd, pins, parts, log_prob, init, [FLAGS.seed, 7], budget
             )
-            row = _metrics(draws, reference, sampling_grads, accept)
-            row.update(cost, seconds=time.time() - start)
+            row = _metrics(run, reference)
+            row.update(cost, seconds=time.time() - start, sampling_grads=run["sampling_grads"])
             results[key] = row
             print(key, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
             with open(results_path, "w") as f:
@@ -403,15 +479,16 @@ def main(argv):
 def _print_table(results):
     print(
         "| target | sampler | ESS_min/1k grads | ESS_med/1k | R-hat | bias/sd | accept | "
-        "warm-up grads | warm-up HVPs | s |"
+        "warm-up grads | warm-up HVPs | sampling grads | s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for key, r in results.items():
         target, sampler = key.split("/")
         print(
             f"| {target} | {sampler} | {r['ess_min']:.2f} | {r['ess_med']:.2f} | {r['rhat']:.3f} "
             f"| {r['bias']:.2f} | {r['accept']:.2f} | {r['warmup_grads']:.0f} | "
-            f"{r['warmup_hvps']:.0f} | {r['seconds']:.0f} |"
+            f"{r['warmup_hvps']:.0f} | {r.get('sampling_grads', float('nan')):.0f} | "
+            f"{r['seconds']:.0f} |"
         )
 
 
