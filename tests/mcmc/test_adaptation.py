@@ -187,6 +187,7 @@ def test_adapt_kernel_warns_and_counts_when_every_gradient_is_dropped(monkeypatc
             kernel="mala",
             num_adaptation_steps=10,
             search_step_size=False,
+            step_size_adaptation="speed_measure",  # h moves by the back-off alone
             seed=2,
         )
     np.testing.assert_array_equal(result.trace.num_dropped_grads, 1)

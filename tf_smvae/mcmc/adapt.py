@@ -5,6 +5,7 @@ import warnings
 
 import tensorflow as tf
 
+from tf_smvae.mcmc.adaptation import STUCK_AFTER_REJECTIONS
 from tf_smvae.mcmc.adaptation import SpeedMeasureAdaptation
 from tf_smvae.mcmc.dual_averaging import DualAveragingValues
 from tf_smvae.mcmc.dual_averaging import dual_averaging_update
@@ -37,6 +38,7 @@ _TRACE_FIELDS = (
     "num_nonfinite",
     "num_divergences",
     "num_backoffs",
+    "num_restarts",
 )
 
 AdaptationTrace = collections.namedtuple("AdaptationTrace", _TRACE_FIELDS)
@@ -53,6 +55,7 @@ Fields:
   num_nonfinite: chains whose proposal was not finite (rejected).
   num_divergences: chains whose energy error exceeded 1000 (or was not finite).
   num_backoffs: 1 where h was halved because nearly every chain rejected.
+  num_restarts: stuck chains restarted from a moving chain's state (`SpeedMeasureAdaptation`).
 """
 
 AdaptKernelResults = collections.namedtuple(
@@ -92,7 +95,7 @@ def _run_warmup(kernel, initial_state, num_adaptation_steps, seed, jit_compile):
         seeds = tf.stack(split_seed(seed, num_adaptation_steps, salt="adapt_kernel"))
         arrays = [
             tf.TensorArray(dtype, size=num_adaptation_steps)
-            for dtype in [state.dtype] * 4 + [tf.int32] * 5
+            for dtype in [state.dtype] * 4 + [tf.int32] * 6
         ]
 
         def body(i, state, results, arrays):
@@ -201,6 +204,8 @@ def adapt_kernel(
     step_size_adaptation=None,
     num_final_steps=None,
     search_step_size=True,
+    estimate_covariance=True,
+    restart_stuck_after=STUCK_AFTER_REJECTIONS,
     gradient_mode="stop_target_grads",
     entropy_estimator="auto",
     estimator_options=None,
@@ -240,9 +245,14 @@ def adapt_kernel(
       entropy_weight_rate: rho_beta of the beta rule.
       target_accept_prob: a*; `None` takes the kernel's default (0.55 MALA, 0.65 HMC).
       step_size_adaptation: `speed_measure` (the paper's rule) or `dual_averaging`;
-        `None` takes the kernel's default (MALA: `speed_measure`, HMC: `dual_averaging`).
+        `None` takes the kernel's default (`dual_averaging` for both).
       num_final_steps: the final window (default `num_adaptation_steps // 5`).
       search_step_size: run the initial step-size search.
+      estimate_covariance: set C at steps N/8, N/4 and N/2 from the precision that the
+        chains' states and gradients imply (`SpeedMeasureAdaptation`), then refine it by
+        the speed measure; `False` learns C by the speed measure alone (the paper's way).
+      restart_stuck_after: restart a chain from a moving chain's state after this many
+        rejections in a row, in the first half of the warm-up (0: never).
       gradient_mode: `stop_target_grads` or `full`.
       entropy_estimator: `exact`, `stochastic` or `auto` (HMC only).
       estimator_options: dict of the estimator's keyword arguments.
@@ -311,6 +321,8 @@ def adapt_kernel(
         entropy_weight_rate=entropy_weight_rate,
         num_final_steps=num_final_steps,
         search_step_size=search_step_size,
+        estimate_covariance=estimate_covariance,
+        restart_stuck_after=restart_stuck_after,
         gradient_mode=gradient_mode,
         entropy_estimator=entropy_estimator,
         estimator_options=estimator_options,

@@ -77,6 +77,9 @@ SpeedMeasureAdaptationResults = collections.namedtuple(
         "num_nonfinite",
         "num_divergences",
         "num_backoffs",
+        "rejections_in_a_row",
+        "num_restarts",
+        "covariance",
         "seed",
     ],
 )
@@ -100,12 +103,44 @@ Fields:
   num_nonfinite: int32, chains whose last proposal was not finite.
   num_divergences: int32, chains whose last energy error exceeded 1000 or was not finite.
   num_backoffs: int32, 1 when the last transition halved h (nearly every chain rejected).
+  rejections_in_a_row: int32 `[B]`, each chain's proposals rejected since its last
+    acceptance (or restart).
+  num_restarts: int32, chains the last step restarted from a moving chain's state.
+  covariance: `PooledMoments` of the chains' states over the covariance window.
   seed: int32[2] of the last step.
 """
 
 
+PooledMoments = collections.namedtuple(
+    "PooledMoments", ["count", "mean", "m2", "grad_mean", "cross"]
+)
+PooledMoments.__doc__ = """Running moments of states and their gradients, pooled over chains
+and steps (Chan et al.'s parallel update).
+
+Fields:
+  count: number of states pooled (scalar, the state dtype).
+  mean: `[d]` mean of the states x.
+  m2: `[d, d]` sum of (x - mean)(x - mean)^T.
+  grad_mean: `[d]` mean of the gradients g of the log target at those states.
+  cross: `[d, d]` sum of (g - grad_mean)(x - mean)^T.
+"""
+
+# C is estimated at the ends of windows N/16 .. N/8, .. N/4, .. N/2 (N: warm-up steps):
+# each estimate lets the chains reach and spread over the typical set faster for the next.
+COVARIANCE_WINDOWS = 4
+
+# Eigenvalues of the estimated precision below this fraction of the largest are raised to
+# it (a non-log-concave region, or directions the chains did not explore).
+PRECISION_EIGENVALUE_FLOOR = 1e-8
+
 # Largest norm of one step's gradient on C's shape when h follows dual averaging.
 SHAPE_GRAD_CLIP_NORM = 1.0
+
+# A chain is stuck after this many rejections in a row. A chain at acceptance 0.55 gets
+# there with probability 0.45^50 ~ 5e-18 a step; one started where the gradient is orders
+# of magnitude steeper than where the others are (the shared h is far too large for it)
+# never leaves its start.
+STUCK_AFTER_REJECTIONS = 50
 
 
 def normalise_scale_tril(scale_tril):
@@ -138,6 +173,47 @@ def _adam(state, variables, grads, learning_rate, beta_1=0.9, beta_2=0.999, epsi
     return new_variables, AdamState(iterations, tuple(new_m), tuple(new_v))
 
 
+def _pooled_update(moments, states, grads):
+    """`PooledMoments` with `[B, d]` `states` and their `grads` added."""
+    count_b = tf.cast(tf.shape(states)[0], states.dtype)
+    mean_b, grad_mean_b = tf.reduce_mean(states, 0), tf.reduce_mean(grads, 0)
+    centred, grads_centred = states - mean_b, grads - grad_mean_b
+    count = moments.count + count_b
+    weight = moments.count * count_b / count
+    delta, grad_delta = mean_b - moments.mean, grad_mean_b - moments.grad_mean
+    return PooledMoments(
+        count,
+        moments.mean + delta * count_b / count,
+        moments.m2 + tf.matmul(centred, centred, transpose_a=True) + _outer(delta, delta) * weight,
+        moments.grad_mean + grad_delta * count_b / count,
+        moments.cross
+        + tf.matmul(grads_centred, centred, transpose_a=True)
+        + _outer(grad_delta, delta) * weight,
+    )
+
+
+def _outer(a, b):
+    return a[:, None] * b[None, :]
+
+
+def _scale_from_moments(moments):
+    """chol(P^-1) for the precision P = -Cov(g, x) Cov(x)^-1 the moments imply.
+
+    P is symmetrised and its eigenvalues floored at `PRECISION_EIGENVALUE_FLOOR` times
+    the largest; Cov(x) gets a ridge of 1e-6 of its mean variance so that it inverts.
+    """
+    dtype = moments.m2.dtype
+    eye = tf.eye(tf.shape(moments.m2)[0], dtype=dtype)
+    covariance = moments.m2 + 1e-6 * tf.reduce_mean(tf.linalg.diag_part(moments.m2)) * eye
+    # P^T = -Cov(x)^-1 Cov(x, g); the counts cancel.
+    precision = -tf.transpose(tf.linalg.solve(covariance, tf.transpose(moments.cross)))
+    eigenvalues, eigenvectors = tf.linalg.eigh(0.5 * (precision + tf.transpose(precision)))
+    floor = PRECISION_EIGENVALUE_FLOOR * tf.reduce_max(tf.abs(eigenvalues))
+    eigenvalues = tf.maximum(eigenvalues, floor)
+    inverse = tf.matmul(eigenvectors / eigenvalues, eigenvectors, transpose_b=True)
+    return tf.linalg.cholesky(0.5 * (inverse + tf.transpose(inverse)))
+
+
 class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
     """Adapts h and C of a `PreconditionedMALA`/`PreconditionedHMC` by the speed measure.
 
@@ -149,19 +225,43 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
        unconstrained vector along the gradient of the transition's speed measure
        F = log alpha + beta H (chains with non-finite terms left out). h follows
        `step_size_adaptation`:
-       - `speed_measure` (the paper's rule, MALA's default): h by the same gradient
+       - `speed_measure` (the paper's rule): h by the same gradient
          (on log h) and beta <- clip(beta (1 + rate (accept - a*)), 1e-3, 1e2).
-       - `dual_averaging` (HMC's default): h by dual averaging towards a*, beta fixed and
+       - `dual_averaging` (the default): h by dual averaging towards a*, beta fixed and
          C normalised to a unit geometric-mean diagonal, so that the speed measure learns
          the shape of C and h its scale. With L >= 2 the local-Gaussian entropy has a fixed
          maximiser whatever beta is, so the paper's rule cannot bring HMC's acceptance down
-         to a* (DESIGN 4.4); this rule reaches a* by construction.
+         to a* (DESIGN 4.4); this rule reaches a* by construction. For MALA it also
+         gave more ESS per gradient than the paper's rule on `bench/adaptation.py`'s
+         targets (logistic regression 91 against 76 per 1000 gradients, rotated
+         Gaussian d = 100 49 against 43), and on a cold-started regression the paper's
+         rule shrank h to 1e-4 at acceptance ~1 while beta ran to its clip.
     3. Steps N-F .. N-1, the final window: C frozen, dual averaging of h restarted from
        the current h (Stan's last fast window); the sampling h is its average h-bar.
     4. From step N on: samples with the final (h, C); nothing changes.
 
+    With `estimate_covariance` (the default for `diag` and `tril`), the states x of all
+    chains and the gradients g of the log target there are pooled over doubling windows
+    [N/16, N/8), [N/8, N/4), [N/4, N/2), and at the end of each C is set from the
+    precision estimate P = -Cov(g, x) Cov(x)^-1
+    (symmetrised, eigenvalues floored), the regression of the gradients on the states
+    (exact for a Gaussian target, P = Sigma^-1, however little the chains have spread;
+    an average Hessian otherwise): C = chol(P^-1) (`tril`) or the square roots of P^-1's
+    diagonal (`diag`). Adam restarts, h is searched again, and the speed measure refines
+    this C until the final window. Learning C from the identity by gradient steps alone
+    is slow where the target's scales differ by orders of magnitude from 1 (C's entries
+    move by about `learning_rate` a step: a regression coefficient with posterior sd 300
+    needs thousands of steps), and the chains' own covariance is no better while they
+    have not yet spread along the slow directions.
+
     A back-off halves h whenever the mean acceptance of a transition falls below
-    `backoff_accept_prob` during the warm-up (a cold start in a narrow region).
+    `backoff_accept_prob` during the warm-up (a cold start in a narrow region). During
+    the first half of the warm-up a chain whose last `restart_stuck_after` proposals were
+    all rejected is restarted from the state of a chain drawn at random among those that
+    move: h is shared by all chains, so a chain started where the target is orders of
+    magnitude steeper than where the others are (a scale parameter far in a tail) would
+    otherwise reject every proposal for the rest of the run and ruin R-hat. The restarted
+    copies decorrelate over the second half; the sampling phase never restarts a chain.
 
     How many steps suffice: on Gaussians up to d = 100 and condition number 1e3 and on the
     Bayesian targets of `bench/adaptation.py`, 1000 warm-up steps with 64-256 chains learn
@@ -203,6 +303,8 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
         num_final_steps=None,
         search_step_size=True,
         backoff_accept_prob=0.01,
+        restart_stuck_after=STUCK_AFTER_REJECTIONS,
+        estimate_covariance=True,
         gradient_mode="stop_target_grads",
         entropy_estimator="auto",
         estimator_options=None,
@@ -226,6 +328,11 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
           num_final_steps: Python int F, the final window (default N // 5; 0 for none).
           search_step_size: Python bool, run `find_step_size` at step 0.
           backoff_accept_prob: halve h when a transition's mean acceptance is below this.
+          restart_stuck_after: Python int, rejections in a row after which a chain is
+            restarted from a moving chain's state (first half of the warm-up; 0: never).
+          estimate_covariance: Python bool, set C at steps N/8, N/4 and N/2 from the
+            precision the chains' states and gradients over the window before imply
+            (ignored for `identity`).
           gradient_mode: `stop_target_grads` or `full`.
           entropy_estimator: `exact`, `stochastic` or `auto` (HMC with L >= 2).
           estimator_options: dict of the estimator's keyword arguments.
@@ -254,6 +361,8 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             target_accept_prob = spec.target_accept_prob
         if not 0.0 < target_accept_prob < 1.0:
             raise ConfigError(f"target_accept_prob must be in (0, 1), got {target_accept_prob}.")
+        if int(restart_stuck_after) < 0:
+            raise ConfigError(f"restart_stuck_after must be >= 0, got {restart_stuck_after}.")
         self._parameters = dict(
             inner_kernel=inner_kernel,
             num_adaptation_steps=num_adaptation_steps,
@@ -266,6 +375,8 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             num_final_steps=int(num_final_steps),
             search_step_size=bool(search_step_size),
             backoff_accept_prob=float(backoff_accept_prob),
+            restart_stuck_after=int(restart_stuck_after),
+            estimate_covariance=bool(estimate_covariance),
             gradient_mode=gradient_mode,
             entropy_estimator=entropy_estimator,
             estimator_options=estimator_options,
@@ -297,6 +408,18 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
     @property
     def _main_steps(self):
         return self.num_adaptation_steps - self._parameters["num_final_steps"]
+
+    @property
+    def _covariance_windows(self):
+        """Window boundaries `(b_0, ..., b_K)` of the precision estimates (N/16 .. N/2,
+        doubling); `()` when C is not estimated."""
+        n = self.num_adaptation_steps
+        if not self._parameters["estimate_covariance"] or n < 32:
+            return ()
+        if self._parameters["preconditioner"] == "identity":
+            return ()
+        bounds = [min(n // 2**k, self._main_steps) for k in range(COVARIANCE_WINDOWS, 0, -1)]
+        return tuple(sorted(set(bounds)))
 
     def scale_tril(self, kernel_results):
         """C in compact form (`None`, `[d]` or `[d, d]`) for `kernel_results`."""
@@ -345,6 +468,12 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
                 num_nonfinite=count,
                 num_divergences=count,
                 num_backoffs=count,
+                rejections_in_a_row=tf.zeros(tf.shape(init_state)[:1], tf.int32),
+                num_restarts=count,
+                covariance=PooledMoments(
+                    tf.zeros([], dtype),
+                    *[tf.zeros(shape, dtype) for shape in ([num_dims], [num_dims] * 2) * 2],
+                ),
                 seed=tf.zeros([2], tf.int32),
             )
 
@@ -378,9 +507,12 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             search_seed, kernel_seed, entropy_seed = split_seed(seed, 3, salt="adaptation")
             current_state = tf.convert_to_tensor(current_state)
             results = previous_kernel_results
+            search_at = tf.equal(results.step, 0)
+            for bound in self._covariance_windows[1:]:
+                search_at |= tf.equal(results.step, bound)
             if self._parameters["search_step_size"] and self.num_adaptation_steps > 0:
                 results = tf.cond(
-                    tf.equal(results.step, 0),
+                    search_at,
                     lambda: self._searched(current_state, results, search_seed),
                     lambda: results,
                 )
@@ -392,12 +524,15 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             accept_prob = mean_accept_prob(inner_results)
             nonfinite = inner_results.proposed_results.is_nonfinite
             divergent = nonfinite | (inner_results.log_accept_ratio < -MAX_ENERGY_ERROR)
+            rejections = tf.where(inner_results.is_accepted, 0, results.rejections_in_a_row + 1)
             results = results._replace(
                 inner_results=inner_results,
                 step=results.step + 1,
                 accept_prob=accept_prob,
                 num_nonfinite=tf.reduce_sum(tf.cast(nonfinite, tf.int32)),
                 num_divergences=tf.reduce_sum(tf.cast(divergent, tf.int32)),
+                rejections_in_a_row=rejections,
+                num_restarts=tf.zeros_like(results.num_restarts),
                 seed=seed,
             )
             if self.num_adaptation_steps == 0:
@@ -407,7 +542,11 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
                 lambda: self._adapt(current_state, previous_inner, results, entropy_seed),
                 lambda: results,
             )
-            return next_state, adapted
+            if self._covariance_windows:
+                adapted = self._pool_covariance(next_state, adapted)
+            if self._parameters["restart_stuck_after"] == 0:
+                return next_state, adapted
+            return self._restart_stuck(next_state, adapted, seed)
 
     def _adapt(self, state, previous_inner, results, seed):
         """The updates after transition `results.step - 1` of the warm-up."""
@@ -513,6 +652,75 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
         return results._replace(
             step_size=step_size, dual_averaging=dual_averaging, log_shrinkage_target=mu
         )
+
+    def _pool_covariance(self, state, results):
+        """Pools `state` into the moments; sets C (and restarts them) at a window's end."""
+        bounds = self._covariance_windows
+        index = results.step - 1  # the transition that produced `state`
+        in_window = (index >= bounds[0]) & (index < bounds[-1])
+        grads = results.inner_results.accepted_results.grads_target_log_prob
+        pooled = tf.cond(
+            in_window,
+            lambda: _pooled_update(results.covariance, state, grads),
+            lambda: results.covariance,
+        )
+        results = results._replace(covariance=pooled)
+        window_end = tf.reduce_any(tf.equal(index, tf.constant(bounds[1:]) - 1))
+        return tf.cond(
+            window_end,
+            lambda: self._set_scale_from_covariance(results),
+            lambda: results,
+        )
+
+    def _set_scale_from_covariance(self, results):
+        """C from the pooled precision estimate, Adam restarted."""
+        dense = _scale_from_moments(results.covariance)
+        if self._parameters["preconditioner"] == "diag":
+            dense = tf.linalg.diag(tf.linalg.norm(dense, axis=-1))
+        unconstrained = self._preconditioner.from_dense(dense)
+        usable = tf.reduce_all(tf.math.is_finite(unconstrained))
+        unconstrained = tf.where(usable, unconstrained, results.unconstrained_scale)
+        state = results.optimizer_state
+        return results._replace(
+            unconstrained_scale=unconstrained,
+            covariance=tf.nest.map_structure(tf.zeros_like, results.covariance),
+            optimizer_state=AdamState(
+                tf.zeros_like(state.iterations),
+                tuple(tf.zeros_like(m) for m in state.m),
+                tuple(tf.zeros_like(v) for v in state.v),
+            ),
+        )
+
+    def _restart_stuck(self, state, results, seed):
+        """Moves each stuck chain to the state of a moving chain (first half of the warm-up).
+
+        A chain is stuck after `restart_stuck_after` rejections in a row. Its new state is
+        that of a chain drawn uniformly among the moving ones; the inner results are
+        bootstrapped again at the new states (one gradient evaluation, only on the steps
+        that restart a chain).
+        """
+        stuck = results.rejections_in_a_row >= self._parameters["restart_stuck_after"]
+        in_time = results.step <= self.num_adaptation_steps // 2
+        restart = in_time & tf.reduce_any(stuck) & ~tf.reduce_all(stuck)
+
+        def restarted():
+            (donor_seed,) = split_seed(seed, 1, salt="restart_stuck")
+            logits = tf.where(stuck, -math.inf, 0.0)
+            donors = tf.random.stateless_categorical(
+                tf.broadcast_to(logits, [tf.size(stuck), tf.size(stuck)]),
+                1,
+                seed=donor_seed,
+            )[:, 0]
+            new_state = tf.where(stuck[:, None], tf.gather(state, donors), state)
+            kernel = self._rebuild(results.step_size, self.scale_tril(results))
+            inner = with_step_size(kernel.bootstrap_results(new_state), results.step_size)
+            return new_state, results._replace(
+                inner_results=inner,
+                rejections_in_a_row=tf.where(stuck, 0, results.rejections_in_a_row),
+                num_restarts=tf.reduce_sum(tf.cast(stuck, tf.int32)),
+            )
+
+        return tf.cond(restart, restarted, lambda: (state, results))
 
     def _backoff(self, results):
         """Halves h (and lowers dual averaging's mu) when nearly every chain rejected."""

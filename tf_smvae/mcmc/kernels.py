@@ -26,7 +26,7 @@ Fields:
   target_accept_prob: the default target acceptance rate a* of the entropy-weight rule.
   kernel_class: the calibrated class `build` returns (`kernel_name_of` maps back).
   step_size_adaptation: the default rule for h in `SpeedMeasureAdaptation`
-    (`speed_measure` for MALA, `dual_averaging` for HMC: see its docstring).
+    (`dual_averaging` for both: see its docstring; the paper's is `speed_measure`).
 """
 
 
@@ -35,7 +35,7 @@ def _build_mala(target_log_prob_fn, step_size, scale_tril, num_leapfrog_steps):
     return PreconditionedMALA(target_log_prob_fn, step_size, scale_tril)
 
 
-KERNELS.register("mala")(KernelSpec(_build_mala, 0.55, PreconditionedMALA, "speed_measure"))
+KERNELS.register("mala")(KernelSpec(_build_mala, 0.55, PreconditionedMALA, "dual_averaging"))
 KERNELS.register("hmc")(KernelSpec(PreconditionedHMC, 0.65, PreconditionedHMC, "dual_averaging"))
 
 
