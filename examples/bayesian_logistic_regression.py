@@ -52,8 +52,9 @@ def summarise(samples):
 
 def adapt_then_sample(target_log_prob_fn, initial_state, num_adaptation_steps, num_results):
     """`adapt_kernel` learns (h, C); `sample_chain` then runs the kernel it returns."""
-    # An initial step-size search, then the speed measure learns h and a lower-triangular
-    # C, as one XLA-compiled loop: one transition (one gradient for MALA) per step.
+    # An initial step-size search, then a lower-triangular C (set from the chains'
+    # precision estimate, refined by the speed measure) and h (dual averaging), as one
+    # XLA-compiled loop: one transition (one gradient for MALA) per step.
     adapted = tf_smvae.mcmc.adapt_kernel(
         target_log_prob_fn,
         initial_state,

@@ -87,6 +87,8 @@ def test_speed_measure_tril_whitens_the_posterior_diag_cannot(ill_conditioned, p
         preconditioner=preconditioner,
         num_adaptation_steps=300,
         learning_rate=0.02,
+        # Each chain targets its own data point's posterior (one shape, other means).
+        estimate_covariance="within_chains",
         seed=2,
     )
     transformed = cn.preconditioned_condition_number(

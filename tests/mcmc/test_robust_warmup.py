@@ -10,42 +10,43 @@ from tf_smvae.mcmc import adaptation
 from tf_smvae.util.errors import ConfigError
 
 
-def _empty_moments(num_dims, dtype):
-    return adaptation.PooledMoments(
-        tf.zeros([], dtype),
-        tf.zeros([num_dims], dtype),
-        tf.zeros([num_dims, num_dims], dtype),
-        tf.zeros([num_dims], dtype),
-        tf.zeros([num_dims, num_dims], dtype),
-    )
+def _empty_moments(num_groups, num_dims, dtype):
+    zeros = [tf.zeros([num_groups, num_dims], dtype), tf.zeros([num_dims, num_dims], dtype)]
+    return adaptation.PooledMoments(tf.zeros([], dtype), *zeros * 2)
 
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
-def test_pooled_moments_equal_the_moments_of_all_states_at_once(dtype):
+@pytest.mark.parametrize("num_groups", [1, 16])
+def test_pooled_moments_equal_the_moments_of_all_steps_at_once(num_groups, dtype):
     rng = np.random.default_rng(0)
-    states, grads = rng.normal(size=(2, 5, 16, 3)) * [1.0, 10.0, 0.1]
-    moments = _empty_moments(3, dtype)
-    for x, g in zip(states, grads):  # 5 steps of 16 chains
+    # 5 steps of 16 chains, each chain about its own mean.
+    states, grads = rng.normal(size=(2, 5, 16, 3)) * [1.0, 10.0, 0.1] + rng.normal(size=(16, 3))
+    moments = _empty_moments(num_groups, 3, dtype)
+    for x, g in zip(states, grads):
         moments = adaptation._pooled_update(moments, tf.constant(x, dtype), tf.constant(g, dtype))
-    x, g = states.reshape(-1, 3), grads.reshape(-1, 3)
+    axes = (0,) if num_groups == 16 else (0, 1)  # a mean per chain, or one for all
+    means = states.mean(axes, keepdims=True)
+    x, g = states - means, grads - grads.mean(axes, keepdims=True)
     rtol = 1e-5 if dtype == tf.float32 else 1e-12
-    np.testing.assert_allclose(moments.count.numpy(), 80)
-    np.testing.assert_allclose(moments.mean.numpy(), x.mean(0), rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(moments.m2.numpy(), np.cov(x.T, ddof=0) * 80, rtol=rtol)
-    cross = (g - g.mean(0)).T @ (x - x.mean(0))
+    np.testing.assert_allclose(moments.count.numpy(), 5 if num_groups == 16 else 80)
+    np.testing.assert_allclose(moments.mean.numpy(), means[0], rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(moments.m2.numpy(), np.einsum("tia,tib->ab", x, x), rtol=rtol)
+    cross = np.einsum("tia,tib->ab", g, x)
     np.testing.assert_allclose(moments.cross.numpy(), cross, rtol=rtol, atol=10 * rtol)
 
 
 @pytest.mark.parametrize("spread", [1e-2, 1.0])
+@pytest.mark.parametrize("num_groups", [1, 32])
 def test_precision_estimate_recovers_a_gaussian_covariance_however_little_the_chains_spread(
-    spread,
+    spread, num_groups
 ):
     # For a Gaussian, g = -Sigma^-1 (x - mu) exactly, so the regression of g on x returns
-    # Sigma^-1 from states clustered anywhere (here far from the mean, at 1 % of its sd).
+    # Sigma^-1 from states clustered anywhere (here far from the mean, at 1 % of its sd),
+    # from chains spread or not across the space, pooled about one mean or their own.
     target = make_gaussian(8, 4.0, seed=3, dtype=tf.float64)
     rng = np.random.default_rng(1)
-    centre = target.mean + 5.0 * np.sqrt(np.diag(target.covariance))
-    moments = _empty_moments(8, tf.float64)
+    centre = target.mean + 5.0 * np.sqrt(np.diag(target.covariance)) * rng.normal(size=(32, 8))
+    moments = _empty_moments(num_groups, 8, tf.float64)
     for _ in range(10):
         x = tf.constant(centre + spread * rng.normal(size=(32, 8)))
         with tf.GradientTape() as tape:
@@ -54,14 +55,16 @@ def test_precision_estimate_recovers_a_gaussian_covariance_however_little_the_ch
         moments = adaptation._pooled_update(moments, x, tape.gradient(log_prob, x))
     scale_tril = adaptation._scale_from_moments(moments).numpy()
     # rtol 1e-5: the estimate's ridge (1e-6 of the mean variance of x) biases it slightly.
-    np.testing.assert_allclose(scale_tril, np.linalg.cholesky(target.covariance), rtol=1e-5)
+    chol = np.linalg.cholesky(target.covariance)
+    np.testing.assert_allclose(scale_tril, chol, rtol=1e-5, atol=1e-5 * np.abs(chol).max())
 
 
 def test_precision_estimate_floors_a_non_log_concave_direction():
     # g = +x in the first coordinate (log p = x_0^2 / 2 there): no precision; the estimate
     # stays a valid (finite, positive definite) scale.
-    x = tf.constant(np.random.default_rng(2).normal(size=(64, 2)))
-    moments = adaptation._pooled_update(_empty_moments(2, tf.float64), x, x * [1.0, -4.0])
+    moments = _empty_moments(1, 2, tf.float64)
+    for x in np.random.default_rng(2).normal(size=(3, 64, 2)):
+        moments = adaptation._pooled_update(moments, tf.constant(x), x * [1.0, -4.0])
     scale_tril = adaptation._scale_from_moments(moments).numpy()
     assert np.all(np.isfinite(scale_tril)) and np.all(np.diag(scale_tril) > 0)
     np.testing.assert_allclose(scale_tril[1, 1], 0.5, rtol=0.05)  # the Gaussian direction
@@ -109,10 +112,12 @@ def test_stuck_chains_are_restarted_from_moving_chains(restart_stuck_after):
 _TRACE_INDEX = {name: i for i, name in enumerate(mcmc.adapt._TRACE_FIELDS)}
 
 
-def test_restart_stuck_after_must_be_non_negative():
+def test_bad_options_are_named():
     inner = mcmc.PreconditionedMALA(_steep_start_target(), step_size=0.5)
     with pytest.raises(ConfigError, match="restart_stuck_after"):
         mcmc.SpeedMeasureAdaptation(inner, 100, restart_stuck_after=-1)
+    with pytest.raises(ConfigError, match="estimate_covariance"):
+        mcmc.SpeedMeasureAdaptation(inner, 100, estimate_covariance="pooled")
 
 
 def _badly_scaled_regression(dtype=tf.float32):

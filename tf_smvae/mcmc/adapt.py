@@ -250,7 +250,10 @@ def adapt_kernel(
       search_step_size: run the initial step-size search.
       estimate_covariance: set C at steps N/8, N/4 and N/2 from the precision that the
         chains' states and gradients imply (`SpeedMeasureAdaptation`), then refine it by
-        the speed measure; `False` learns C by the speed measure alone (the paper's way).
+        the speed measure: `across_chains` (or `True`) when the chains share one target,
+        `within_chains` when each chain targets its own posterior of one shape (a batch
+        of per-data-point posteriors); `False` learns C by the speed measure alone (the
+        paper's way).
       restart_stuck_after: restart a chain from a moving chain's state after this many
         rejections in a row, in the first half of the warm-up (0: never).
       gradient_mode: `stop_target_grads` or `full`.

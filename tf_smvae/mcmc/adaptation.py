@@ -114,16 +114,25 @@ Fields:
 PooledMoments = collections.namedtuple(
     "PooledMoments", ["count", "mean", "m2", "grad_mean", "cross"]
 )
-PooledMoments.__doc__ = """Running moments of states and their gradients, pooled over chains
-and steps (Chan et al.'s parallel update).
+PooledMoments.__doc__ = """Moments of states and their gradients over the steps of a window,
+about one mean per group of chains (all chains, or each chain: `COVARIANCE_ESTIMATES`).
 
 Fields:
-  count: number of states pooled (scalar, the state dtype).
-  mean: `[d]` mean of the states x.
-  m2: `[d, d]` sum of (x - mean)(x - mean)^T.
-  grad_mean: `[d]` mean of the gradients g of the log target at those states.
-  cross: `[d, d]` sum of (g - grad_mean)(x - mean)^T.
+  count: states pooled per group (scalar, the state dtype).
+  mean: `[G, d]` each group's mean state x-bar (G = 1 or B).
+  m2: `[d, d]` sum over states of (x - x-bar)(x - x-bar)^T.
+  grad_mean: `[G, d]` each group's mean gradient g-bar of the log target.
+  cross: `[d, d]` sum over states of (g - g-bar)(x - x-bar)^T.
 """
+
+# How the states are grouped for the precision estimate (`estimate_covariance`).
+COVARIANCE_ESTIMATES = Registry("covariance estimate")
+COVARIANCE_ESTIMATES.register("across_chains")(
+    "one mean for all chains: they share one target (converges fastest from a cold start)"
+)
+COVARIANCE_ESTIMATES.register("within_chains")(
+    "a mean per chain: chains may target different posteriors of one shape (a VAE's batch)"
+)
 
 # C is estimated at the ends of windows N/16 .. N/8, .. N/4, .. N/2 (N: warm-up steps):
 # each estimate lets the chains reach and spread over the typical set faster for the next.
@@ -174,9 +183,30 @@ def _adam(state, variables, grads, learning_rate, beta_1=0.9, beta_2=0.999, epsi
 
 
 def _pooled_update(moments, states, grads):
-    """`PooledMoments` with `[B, d]` `states` and their `grads` added."""
+    """`PooledMoments` with one more step of `[B, d]` `states` and their `grads`.
+
+    With `moments.mean` of shape `[1, d]` all chains are one group (Chan et al.'s
+    parallel update); with `[B, d]` each chain is its own (Welford's update).
+    """
+    if moments.mean.shape[0] == 1:
+        return _update_one_group(moments, states, grads)
+    count = moments.count + 1.0
+    delta, grad_delta = states - moments.mean, grads - moments.grad_mean
+    mean = moments.mean + delta / count
+    grad_mean = moments.grad_mean + grad_delta / count
+    return PooledMoments(
+        count,
+        mean,
+        moments.m2 + tf.matmul(delta, states - mean, transpose_a=True),
+        grad_mean,
+        moments.cross + tf.matmul(grads - grad_mean, delta, transpose_a=True),
+    )
+
+
+def _update_one_group(moments, states, grads):
     count_b = tf.cast(tf.shape(states)[0], states.dtype)
-    mean_b, grad_mean_b = tf.reduce_mean(states, 0), tf.reduce_mean(grads, 0)
+    mean_b = tf.reduce_mean(states, 0, keepdims=True)
+    grad_mean_b = tf.reduce_mean(grads, 0, keepdims=True)
     centred, grads_centred = states - mean_b, grads - grad_mean_b
     count = moments.count + count_b
     weight = moments.count * count_b / count
@@ -184,16 +214,14 @@ def _pooled_update(moments, states, grads):
     return PooledMoments(
         count,
         moments.mean + delta * count_b / count,
-        moments.m2 + tf.matmul(centred, centred, transpose_a=True) + _outer(delta, delta) * weight,
+        moments.m2
+        + tf.matmul(centred, centred, transpose_a=True)
+        + tf.matmul(delta, delta, transpose_a=True) * weight,
         moments.grad_mean + grad_delta * count_b / count,
         moments.cross
         + tf.matmul(grads_centred, centred, transpose_a=True)
-        + _outer(grad_delta, delta) * weight,
+        + tf.matmul(grad_delta, delta, transpose_a=True) * weight,
     )
-
-
-def _outer(a, b):
-    return a[:, None] * b[None, :]
 
 
 def _scale_from_moments(moments):
@@ -212,6 +240,15 @@ def _scale_from_moments(moments):
     eigenvalues = tf.maximum(eigenvalues, floor)
     inverse = tf.matmul(eigenvectors / eigenvalues, eigenvectors, transpose_b=True)
     return tf.linalg.cholesky(0.5 * (inverse + tf.transpose(inverse)))
+
+
+def _covariance_estimate(value):
+    """The registered name of `estimate_covariance` (`True` -> `across_chains`), or None."""
+    if value is False or value is None:
+        return None
+    name = "across_chains" if value is True else value
+    COVARIANCE_ESTIMATES.get(name, field="estimate_covariance")
+    return name
 
 
 class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
@@ -240,11 +277,11 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
        the current h (Stan's last fast window); the sampling h is its average h-bar.
     4. From step N on: samples with the final (h, C); nothing changes.
 
-    With `estimate_covariance` (the default for `diag` and `tril`), the states x of all
+    With `estimate_covariance` (the default for `diag` and `tril`), the states x of the
     chains and the gradients g of the log target there are pooled over doubling windows
     [N/16, N/8), [N/8, N/4), [N/4, N/2), and at the end of each C is set from the
-    precision estimate P = -Cov(g, x) Cov(x)^-1
-    (symmetrised, eigenvalues floored), the regression of the gradients on the states
+    precision estimate P = -Cov(g, x) Cov(x)^-1, symmetrised and with its eigenvalues
+    floored: the regression of the gradients on the states
     (exact for a Gaussian target, P = Sigma^-1, however little the chains have spread;
     an average Hessian otherwise): C = chol(P^-1) (`tril`) or the square roots of P^-1's
     diagonal (`diag`). Adam restarts, h is searched again, and the speed measure refines
@@ -252,7 +289,11 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
     is slow where the target's scales differ by orders of magnitude from 1 (C's entries
     move by about `learning_rate` a step: a regression coefficient with posterior sd 300
     needs thousands of steps), and the chains' own covariance is no better while they
-    have not yet spread along the slow directions.
+    have not yet spread along the slow directions. The covariances are taken about one
+    mean for all chains (`"across_chains"`, the default: the chains share one target)
+    or about each chain's own mean (`"within_chains"`: for chains that target different
+    posteriors of one shape, such as a VAE's posteriors for a batch of data points;
+    slower to converge from a cold start, where each chain's states lie along its path).
 
     A back-off halves h whenever the mean acceptance of a transition falls below
     `backoff_accept_prob` during the warm-up (a cold start in a narrow region). During
@@ -330,9 +371,9 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
           backoff_accept_prob: halve h when a transition's mean acceptance is below this.
           restart_stuck_after: Python int, rejections in a row after which a chain is
             restarted from a moving chain's state (first half of the warm-up; 0: never).
-          estimate_covariance: Python bool, set C at steps N/8, N/4 and N/2 from the
-            precision the chains' states and gradients over the window before imply
-            (ignored for `identity`).
+          estimate_covariance: `across_chains` (or `True`), `within_chains`, or `False`:
+            set C at steps N/8, N/4 and N/2 from the precision the chains' states and
+            gradients over the window before imply (ignored for `identity`).
           gradient_mode: `stop_target_grads` or `full`.
           entropy_estimator: `exact`, `stochastic` or `auto` (HMC with L >= 2).
           estimator_options: dict of the estimator's keyword arguments.
@@ -376,7 +417,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             search_step_size=bool(search_step_size),
             backoff_accept_prob=float(backoff_accept_prob),
             restart_stuck_after=int(restart_stuck_after),
-            estimate_covariance=bool(estimate_covariance),
+            estimate_covariance=_covariance_estimate(estimate_covariance),
             gradient_mode=gradient_mode,
             entropy_estimator=entropy_estimator,
             estimator_options=estimator_options,
@@ -414,7 +455,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
         """Window boundaries `(b_0, ..., b_K)` of the precision estimates (N/16 .. N/2,
         doubling); `()` when C is not estimated."""
         n = self.num_adaptation_steps
-        if not self._parameters["estimate_covariance"] or n < 32:
+        if self._parameters["estimate_covariance"] is None or n < 32:
             return ()
         if self._parameters["preconditioner"] == "identity":
             return ()
@@ -470,12 +511,21 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
                 num_backoffs=count,
                 rejections_in_a_row=tf.zeros(tf.shape(init_state)[:1], tf.int32),
                 num_restarts=count,
-                covariance=PooledMoments(
-                    tf.zeros([], dtype),
-                    *[tf.zeros(shape, dtype) for shape in ([num_dims], [num_dims] * 2) * 2],
-                ),
+                covariance=self._empty_moments(init_state),
                 seed=tf.zeros([2], tf.int32),
             )
+
+    def _empty_moments(self, init_state):
+        groups = 1 if self._parameters["estimate_covariance"] != "within_chains" else None
+        dtype, num_dims = init_state.dtype, init_state.shape[-1]
+        means = tf.zeros([groups or tf.shape(init_state)[0], num_dims], dtype)
+        return PooledMoments(
+            tf.zeros([], dtype),
+            means,
+            tf.zeros([num_dims, num_dims], dtype),
+            means,
+            tf.zeros([num_dims, num_dims], dtype),
+        )
 
     @staticmethod
     def _dual_averaging_start(step_size):
