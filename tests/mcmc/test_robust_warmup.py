@@ -6,13 +6,13 @@ import tensorflow as tf
 
 from tests.mcmc.gaussians import make_gaussian
 from tf_smvae import mcmc
-from tf_smvae.mcmc import adaptation
+from tf_smvae.mcmc import precision
 from tf_smvae.util.errors import ConfigError
 
 
 def _empty_moments(num_groups, num_dims, dtype):
     zeros = [tf.zeros([num_groups, num_dims], dtype), tf.zeros([num_dims, num_dims], dtype)]
-    return adaptation.PooledMoments(tf.zeros([], dtype), *zeros * 2)
+    return precision.PooledMoments(tf.zeros([], dtype), *zeros * 2)
 
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
@@ -23,7 +23,7 @@ def test_pooled_moments_equal_the_moments_of_all_steps_at_once(num_groups, dtype
     states, grads = rng.normal(size=(2, 5, 16, 3)) * [1.0, 10.0, 0.1] + rng.normal(size=(16, 3))
     moments = _empty_moments(num_groups, 3, dtype)
     for x, g in zip(states, grads):
-        moments = adaptation._pooled_update(moments, tf.constant(x, dtype), tf.constant(g, dtype))
+        moments = precision.pooled_update(moments, tf.constant(x, dtype), tf.constant(g, dtype))
     axes = (0,) if num_groups == 16 else (0, 1)  # a mean per chain, or one for all
     means = states.mean(axes, keepdims=True)
     x, g = states - means, grads - grads.mean(axes, keepdims=True)
@@ -52,8 +52,8 @@ def test_precision_estimate_recovers_a_gaussian_covariance_however_little_the_ch
         with tf.GradientTape() as tape:
             tape.watch(x)
             log_prob = target.log_prob(x)
-        moments = adaptation._pooled_update(moments, x, tape.gradient(log_prob, x))
-    scale_tril = adaptation._scale_from_moments(moments).numpy()
+        moments = precision.pooled_update(moments, x, tape.gradient(log_prob, x))
+    scale_tril = precision.scale_from_moments(moments).numpy()
     # rtol 1e-5: the estimate's ridge (1e-6 of the mean variance of x) biases it slightly.
     chol = np.linalg.cholesky(target.covariance)
     np.testing.assert_allclose(scale_tril, chol, rtol=1e-5, atol=1e-5 * np.abs(chol).max())
@@ -64,8 +64,8 @@ def test_precision_estimate_floors_a_non_log_concave_direction():
     # stays a valid (finite, positive definite) scale.
     moments = _empty_moments(1, 2, tf.float64)
     for x in np.random.default_rng(2).normal(size=(3, 64, 2)):
-        moments = adaptation._pooled_update(moments, tf.constant(x), x * [1.0, -4.0])
-    scale_tril = adaptation._scale_from_moments(moments).numpy()
+        moments = precision.pooled_update(moments, tf.constant(x), x * [1.0, -4.0])
+    scale_tril = precision.scale_from_moments(moments).numpy()
     assert np.all(np.isfinite(scale_tril)) and np.all(np.diag(scale_tril) > 0)
     np.testing.assert_allclose(scale_tril[1, 1], 0.5, rtol=0.05)  # the Gaussian direction
 

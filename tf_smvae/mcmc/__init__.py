@@ -46,6 +46,8 @@ from tf_smvae.mcmc.log_det import stochastic_log_det
 from tf_smvae.mcmc.mala import PreconditionedMALA
 from tf_smvae.mcmc.mala import PreconditionedMALAKernelResults
 from tf_smvae.mcmc.mala import UncalibratedPreconditionedMALA
+from tf_smvae.mcmc.precision import COVARIANCE_ESTIMATES
+from tf_smvae.mcmc.precision import PooledMoments
 from tf_smvae.mcmc.speed_measure import GRADIENT_MODES
 from tf_smvae.mcmc.speed_measure import SpeedMeasureGradients
 from tf_smvae.mcmc.speed_measure import SpeedMeasureResults
@@ -59,6 +61,7 @@ from tf_smvae.mcmc.trajectory_length import TrajectoryLengthResults
 from tf_smvae.mcmc.trajectory_length import choose_num_leapfrog_steps
 
 __all__ = [
+    "COVARIANCE_ESTIMATES",
     "TrajectoryLengthResults",
     "choose_num_leapfrog_steps",
     "AdamState",
@@ -73,6 +76,7 @@ __all__ = [
     "KernelParameters",
     "KernelSpec",
     "LOG_DET_ESTIMATORS",
+    "PooledMoments",
     "LogDetResult",
     "PRECONDITIONERS",
     "PreconditionedHMC",

@@ -21,6 +21,10 @@ from tf_smvae.mcmc.dual_averaging import dual_averaging_update
 from tf_smvae.mcmc.kernel_parameters import PRECONDITIONERS
 from tf_smvae.mcmc.kernels import KERNELS
 from tf_smvae.mcmc.kernels import kernel_name_of
+from tf_smvae.mcmc.precision import covariance_estimate_name
+from tf_smvae.mcmc.precision import empty_moments
+from tf_smvae.mcmc.precision import pooled_update
+from tf_smvae.mcmc.precision import scale_from_moments
 from tf_smvae.mcmc.speed_measure import speed_measure_gradients
 from tf_smvae.mcmc.speed_measure import update_entropy_weight
 from tf_smvae.mcmc.step_size_search import find_step_size
@@ -111,36 +115,9 @@ Fields:
 """
 
 
-PooledMoments = collections.namedtuple(
-    "PooledMoments", ["count", "mean", "m2", "grad_mean", "cross"]
-)
-PooledMoments.__doc__ = """Moments of states and their gradients over the steps of a window,
-about one mean per group of chains (all chains, or each chain: `COVARIANCE_ESTIMATES`).
-
-Fields:
-  count: states pooled per group (scalar, the state dtype).
-  mean: `[G, d]` each group's mean state x-bar (G = 1 or B).
-  m2: `[d, d]` sum over states of (x - x-bar)(x - x-bar)^T.
-  grad_mean: `[G, d]` each group's mean gradient g-bar of the log target.
-  cross: `[d, d]` sum over states of (g - g-bar)(x - x-bar)^T.
-"""
-
-# How the states are grouped for the precision estimate (`estimate_covariance`).
-COVARIANCE_ESTIMATES = Registry("covariance estimate")
-COVARIANCE_ESTIMATES.register("across_chains")(
-    "one mean for all chains: they share one target (converges fastest from a cold start)"
-)
-COVARIANCE_ESTIMATES.register("within_chains")(
-    "a mean per chain: chains may target different posteriors of one shape (a VAE's batch)"
-)
-
 # C is estimated at the ends of windows N/16 .. N/8, .. N/4, .. N/2 (N: warm-up steps):
 # each estimate lets the chains reach and spread over the typical set faster for the next.
 COVARIANCE_WINDOWS = 4
-
-# Eigenvalues of the estimated precision below this fraction of the largest are raised to
-# it (a non-log-concave region, or directions the chains did not explore).
-PRECISION_EIGENVALUE_FLOOR = 1e-8
 
 # Largest norm of one step's gradient on C's shape when h follows dual averaging.
 SHAPE_GRAD_CLIP_NORM = 1.0
@@ -180,75 +157,6 @@ def _adam(state, variables, grads, learning_rate, beta_1=0.9, beta_2=0.999, epsi
         new_m.append(m)
         new_v.append(v)
     return new_variables, AdamState(iterations, tuple(new_m), tuple(new_v))
-
-
-def _pooled_update(moments, states, grads):
-    """`PooledMoments` with one more step of `[B, d]` `states` and their `grads`.
-
-    With `moments.mean` of shape `[1, d]` all chains are one group (Chan et al.'s
-    parallel update); with `[B, d]` each chain is its own (Welford's update).
-    """
-    if moments.mean.shape[0] == 1:
-        return _update_one_group(moments, states, grads)
-    count = moments.count + 1.0
-    delta, grad_delta = states - moments.mean, grads - moments.grad_mean
-    mean = moments.mean + delta / count
-    grad_mean = moments.grad_mean + grad_delta / count
-    return PooledMoments(
-        count,
-        mean,
-        moments.m2 + tf.matmul(delta, states - mean, transpose_a=True),
-        grad_mean,
-        moments.cross + tf.matmul(grads - grad_mean, delta, transpose_a=True),
-    )
-
-
-def _update_one_group(moments, states, grads):
-    count_b = tf.cast(tf.shape(states)[0], states.dtype)
-    mean_b = tf.reduce_mean(states, 0, keepdims=True)
-    grad_mean_b = tf.reduce_mean(grads, 0, keepdims=True)
-    centred, grads_centred = states - mean_b, grads - grad_mean_b
-    count = moments.count + count_b
-    weight = moments.count * count_b / count
-    delta, grad_delta = mean_b - moments.mean, grad_mean_b - moments.grad_mean
-    return PooledMoments(
-        count,
-        moments.mean + delta * count_b / count,
-        moments.m2
-        + tf.matmul(centred, centred, transpose_a=True)
-        + tf.matmul(delta, delta, transpose_a=True) * weight,
-        moments.grad_mean + grad_delta * count_b / count,
-        moments.cross
-        + tf.matmul(grads_centred, centred, transpose_a=True)
-        + tf.matmul(grad_delta, delta, transpose_a=True) * weight,
-    )
-
-
-def _scale_from_moments(moments):
-    """chol(P^-1) for the precision P = -Cov(g, x) Cov(x)^-1 the moments imply.
-
-    P is symmetrised and its eigenvalues floored at `PRECISION_EIGENVALUE_FLOOR` times
-    the largest; Cov(x) gets a ridge of 1e-6 of its mean variance so that it inverts.
-    """
-    dtype = moments.m2.dtype
-    eye = tf.eye(tf.shape(moments.m2)[0], dtype=dtype)
-    covariance = moments.m2 + 1e-6 * tf.reduce_mean(tf.linalg.diag_part(moments.m2)) * eye
-    # P^T = -Cov(x)^-1 Cov(x, g); the counts cancel.
-    precision = -tf.transpose(tf.linalg.solve(covariance, tf.transpose(moments.cross)))
-    eigenvalues, eigenvectors = tf.linalg.eigh(0.5 * (precision + tf.transpose(precision)))
-    floor = PRECISION_EIGENVALUE_FLOOR * tf.reduce_max(tf.abs(eigenvalues))
-    eigenvalues = tf.maximum(eigenvalues, floor)
-    inverse = tf.matmul(eigenvectors / eigenvalues, eigenvectors, transpose_b=True)
-    return tf.linalg.cholesky(0.5 * (inverse + tf.transpose(inverse)))
-
-
-def _covariance_estimate(value):
-    """The registered name of `estimate_covariance` (`True` -> `across_chains`), or None."""
-    if value is False or value is None:
-        return None
-    name = "across_chains" if value is True else value
-    COVARIANCE_ESTIMATES.get(name, field="estimate_covariance")
-    return name
 
 
 class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
@@ -417,7 +325,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
             search_step_size=bool(search_step_size),
             backoff_accept_prob=float(backoff_accept_prob),
             restart_stuck_after=int(restart_stuck_after),
-            estimate_covariance=_covariance_estimate(estimate_covariance),
+            estimate_covariance=covariance_estimate_name(estimate_covariance),
             gradient_mode=gradient_mode,
             entropy_estimator=entropy_estimator,
             estimator_options=estimator_options,
@@ -511,21 +419,9 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
                 num_backoffs=count,
                 rejections_in_a_row=tf.zeros(tf.shape(init_state)[:1], tf.int32),
                 num_restarts=count,
-                covariance=self._empty_moments(init_state),
+                covariance=empty_moments(self._parameters["estimate_covariance"], init_state),
                 seed=tf.zeros([2], tf.int32),
             )
-
-    def _empty_moments(self, init_state):
-        groups = 1 if self._parameters["estimate_covariance"] != "within_chains" else None
-        dtype, num_dims = init_state.dtype, init_state.shape[-1]
-        means = tf.zeros([groups or tf.shape(init_state)[0], num_dims], dtype)
-        return PooledMoments(
-            tf.zeros([], dtype),
-            means,
-            tf.zeros([num_dims, num_dims], dtype),
-            means,
-            tf.zeros([num_dims, num_dims], dtype),
-        )
 
     @staticmethod
     def _dual_averaging_start(step_size):
@@ -711,7 +607,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
         grads = results.inner_results.accepted_results.grads_target_log_prob
         pooled = tf.cond(
             in_window,
-            lambda: _pooled_update(results.covariance, state, grads),
+            lambda: pooled_update(results.covariance, state, grads),
             lambda: results.covariance,
         )
         results = results._replace(covariance=pooled)
@@ -724,7 +620,7 @@ class SpeedMeasureAdaptation(tfp.mcmc.TransitionKernel):
 
     def _set_scale_from_covariance(self, results):
         """C from the pooled precision estimate, Adam restarted."""
-        dense = _scale_from_moments(results.covariance)
+        dense = scale_from_moments(results.covariance)
         if self._parameters["preconditioner"] == "diag":
             dense = tf.linalg.diag(tf.linalg.norm(dense, axis=-1))
         unconstrained = self._preconditioner.from_dense(dense)
